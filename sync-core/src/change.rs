@@ -1,0 +1,151 @@
+//! A change: one edit of one record by one device (PROTOCOL.md section 5).
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::hlc::{Hlc, Node};
+use crate::schema::{Collection, Key};
+use crate::validate::{check_value, ChangeError, Rules, MAX_BASE_LEN, MAX_WRITES_PER_CHANGE};
+use crate::value::Value;
+use crate::wire::{ChangeDto, WriteDto};
+
+/// A decoded, validated change. Writes are sorted by key and each base is
+/// sorted and free of duplicates, so two changes with the same content are
+/// equal whatever order their JSON listed things in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: Uuid,
+    pub device_seq: u64,
+    pub collection: Collection,
+    pub record_id: Uuid,
+    pub hlc: Hlc,
+    /// The user who made the change (a session's author is its volunteer).
+    pub author: Uuid,
+    pub writes: Vec<Write>,
+}
+
+/// One key's new value, with the heads its writer saw for that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub key: Key,
+    pub value: Value,
+    pub base: Vec<Hlc>,
+}
+
+impl Write {
+    pub fn new(key: Key, value: Value, base: Vec<Hlc>) -> Write {
+        let mut base = base;
+        base.sort_unstable();
+        base.dedup();
+        Write { key, value, base }
+    }
+}
+
+impl Change {
+    /// Decodes and validates everything a change says about itself. `author` is
+    /// the user it is attributed to (the server takes it from the token).
+    pub fn decode(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Change, ChangeError> {
+        let collection = Collection::parse(&dto.collection)
+            .ok_or_else(|| ChangeError::UnknownCollection(dto.collection.clone()))?;
+        let hlc: Hlc = dto.hlc.parse().map_err(|e: crate::hlc::HlcParseError| {
+            ChangeError::InvalidHlc {
+                hlc: dto.hlc.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        if dto.fields.is_empty() {
+            return Err(ChangeError::EmptyChange);
+        }
+        if dto.fields.len() > MAX_WRITES_PER_CHANGE {
+            return Err(ChangeError::TooManyFields {
+                count: dto.fields.len(),
+                max: MAX_WRITES_PER_CHANGE,
+            });
+        }
+        let mut writes = Vec::with_capacity(dto.fields.len());
+        for (name, write) in &dto.fields {
+            let (key, spec) =
+                Key::parse(collection, name).ok_or_else(|| ChangeError::UnknownField {
+                    collection: collection.name().to_owned(),
+                    key: name.clone(),
+                })?;
+            let value = check_value(spec, name, &write.value, rules)?;
+            let base = decode_base(name, &write.base)?;
+            writes.push(Write::new(key, value, base));
+        }
+        writes.sort_by_key(|w| w.key);
+        Ok(Change {
+            id: dto.id,
+            device_seq: dto.device_seq,
+            collection,
+            record_id: dto.record_id,
+            hlc,
+            author,
+            writes,
+        })
+    }
+
+    /// Checks that the change was stamped by `device`, as every pushed change must be.
+    pub fn check_origin(&self, device: Uuid) -> Result<(), ChangeError> {
+        if self.hlc.node() == Node::Device(device) {
+            Ok(())
+        } else {
+            Err(ChangeError::InvalidHlc {
+                hlc: self.hlc.to_string(),
+                reason: format!("its node must be the pushing device {device}"),
+            })
+        }
+    }
+
+    /// The wire form; `with_author` adds the author as pull responses do.
+    pub fn to_dto(&self, with_author: bool) -> ChangeDto {
+        let fields: BTreeMap<String, WriteDto> = self
+            .writes
+            .iter()
+            .map(|w| {
+                let dto = WriteDto {
+                    value: w.value.to_json(),
+                    base: w.base.iter().map(Hlc::to_string).collect(),
+                };
+                (w.key.to_string(), dto)
+            })
+            .collect();
+        ChangeDto {
+            id: self.id,
+            device_seq: self.device_seq,
+            collection: self.collection.name().to_owned(),
+            record_id: self.record_id,
+            hlc: self.hlc.to_string(),
+            fields,
+            author: with_author.then_some(self.author),
+        }
+    }
+
+    /// Whether `other` carries the same edit. The author is not compared: it is
+    /// attributed by whoever decoded the change, not part of what the device sent.
+    pub fn same_content(&self, other: &Change) -> bool {
+        self.device_seq == other.device_seq
+            && self.collection == other.collection
+            && self.record_id == other.record_id
+            && self.hlc == other.hlc
+            && self.writes == other.writes
+    }
+}
+
+fn decode_base(key: &str, base: &[String]) -> Result<Vec<Hlc>, ChangeError> {
+    if base.len() > MAX_BASE_LEN {
+        return Err(ChangeError::InvalidBase {
+            key: key.to_owned(),
+            reason: format!("at most {MAX_BASE_LEN} heads, got {}", base.len()),
+        });
+    }
+    base.iter()
+        .map(|s| {
+            s.parse().map_err(|e: crate::hlc::HlcParseError| ChangeError::InvalidBase {
+                key: key.to_owned(),
+                reason: format!("`{s}`: {e}"),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,252 @@
+//! The merge engine: multi-value registers with superseded marks (PROTOCOL.md section 3).
+//!
+//! Each key of a record is a [`Register`]: the heads (writes no seen write has
+//! superseded) and the superseded marks (every HLC some seen write named in its
+//! base). Merging a write adds its base to the marks and keeps it as a head
+//! unless it is itself marked, so the state is a function of the *set* of
+//! writes seen: merging is commutative, associative and idempotent, even when a
+//! write arrives before the write it was based on.
+//!
+//! Cost: a write costs O(|base| + |heads| + log |marks|). Marks are kept sorted;
+//! since the writes they name are older than the writes naming them, new marks
+//! almost always land at the end, so insertion does not move the history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use uuid::Uuid;
+
+use crate::change::{Change, Write};
+use crate::hlc::Hlc;
+use crate::schema::{Collection, Key};
+use crate::value::Value;
+
+/// One write that is currently a head of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub hlc: Hlc,
+    pub value: Value,
+    pub author: Uuid,
+}
+
+/// The merge state of one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Register {
+    /// Sorted by HLC, ascending: the last head has the greatest clock.
+    heads: Vec<Head>,
+    /// Sorted, without duplicates.
+    superseded: Vec<Hlc>,
+}
+
+impl Register {
+    pub fn heads(&self) -> &[Head] {
+        &self.heads
+    }
+
+    pub fn superseded(&self) -> &[Hlc] {
+        &self.superseded
+    }
+
+    /// Rebuilds a register from stored parts, restoring the sort invariants.
+    pub fn from_parts(mut heads: Vec<Head>, mut superseded: Vec<Hlc>) -> Register {
+        superseded.sort_unstable();
+        superseded.dedup();
+        let mut register = Register {
+            heads: Vec::with_capacity(heads.len()),
+            superseded,
+        };
+        heads.sort_by(|a, b| a.hlc.cmp(&b.hlc));
+        for head in heads {
+            register.add_head(head);
+        }
+        register
+    }
+
+    fn is_superseded(&self, hlc: &Hlc) -> bool {
+        self.superseded.binary_search(hlc).is_ok()
+    }
+
+    fn mark(&mut self, hlc: Hlc) -> bool {
+        match self.superseded.last() {
+            // The common case: the newest mark so far.
+            Some(last) if *last < hlc => self.superseded.push(hlc),
+            None => self.superseded.push(hlc),
+            _ => match self.superseded.binary_search(&hlc) {
+                Ok(_) => return false,
+                Err(pos) => self.superseded.insert(pos, hlc),
+            },
+        }
+        if let Ok(pos) = self.heads.binary_search_by(|h| h.hlc.cmp(&hlc)) {
+            self.heads.remove(pos);
+        }
+        true
+    }
+
+    /// Adds a head unless its clock is superseded. Two different writes with
+    /// the same clock can only come from a broken client; the greater value is
+    /// kept so every replica still ends up the same.
+    fn add_head(&mut self, head: Head) -> bool {
+        if self.is_superseded(&head.hlc) {
+            return false;
+        }
+        match self.heads.binary_search_by(|h| h.hlc.cmp(&head.hlc)) {
+            Ok(pos) => {
+                let current = &mut self.heads[pos];
+                if (&head.value, head.author) > (&current.value, current.author) {
+                    *current = head;
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(pos) => {
+                self.heads.insert(pos, head);
+                true
+            }
+        }
+    }
+
+    /// Merges one write; returns whether the register changed.
+    pub fn merge_write(&mut self, hlc: Hlc, value: &Value, author: Uuid, base: &[Hlc]) -> bool {
+        let mut changed = false;
+        for b in base {
+            changed |= self.mark(*b);
+        }
+        let head = Head {
+            hlc,
+            value: value.clone(),
+            author,
+        };
+        changed | self.add_head(head)
+    }
+
+    /// Merges another replica's state of the same key.
+    pub fn join(&mut self, other: &Register) {
+        for mark in &other.superseded {
+            self.mark(*mark);
+        }
+        for head in &other.heads {
+            self.add_head(head.clone());
+        }
+    }
+}
+
+/// The merge state of one record: a register per key it has ever had written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordState {
+    registers: BTreeMap<Key, Register>,
+    /// The greatest HLC of any write merged: the record's version.
+    version: Option<Hlc>,
+}
+
+impl RecordState {
+    pub fn new() -> RecordState {
+        RecordState::default()
+    }
+
+    /// True when no write has been merged into the record.
+    pub fn is_empty(&self) -> bool {
+        self.registers.is_empty()
+    }
+
+    pub fn version(&self) -> Option<Hlc> {
+        self.version
+    }
+
+    pub fn registers(&self) -> impl Iterator<Item = (&Key, &Register)> {
+        self.registers.iter()
+    }
+
+    pub fn register(&self, key: &Key) -> Option<&Register> {
+        self.registers.get(key)
+    }
+
+    /// The current heads of a key (empty when it was never written).
+    pub fn heads(&self, key: &Key) -> &[Head] {
+        self.registers.get(key).map_or(&[], |r| r.heads())
+    }
+
+    /// Rebuilds a state from stored registers.
+    pub fn from_registers(registers: impl IntoIterator<Item = (Key, Register)>) -> RecordState {
+        let registers: BTreeMap<Key, Register> = registers.into_iter().collect();
+        let version = registers
+            .values()
+            .flat_map(|r| r.heads.iter().map(|h| h.hlc).chain(r.superseded.iter().copied()))
+            .max();
+        RecordState { registers, version }
+    }
+
+    /// Merges every write of a change; returns whether anything changed
+    /// (false when the change had been merged before).
+    pub fn apply(&mut self, change: &Change) -> bool {
+        let mut changed = false;
+        for write in &change.writes {
+            changed |= self.apply_write(change.hlc, change.author, write);
+        }
+        changed
+    }
+
+    /// Merges one write stamped `hlc` by `author`.
+    pub fn apply_write(&mut self, hlc: Hlc, author: Uuid, write: &Write) -> bool {
+        self.version = self.version.max(Some(hlc));
+        // Marks name writes that exist somewhere, so they count for the
+        // version too; this keeps the version a function of the writes seen.
+        if let Some(newest) = write.base.last() {
+            self.version = self.version.max(Some(*newest));
+        }
+        self.registers
+            .entry(write.key)
+            .or_default()
+            .merge_write(hlc, &write.value, author, &write.base)
+    }
+
+    /// Merges another replica's state of the same record.
+    pub fn join(&mut self, other: &RecordState) {
+        for (key, register) in &other.registers {
+            self.registers.entry(*key).or_default().join(register);
+        }
+        self.version = self.version.max(other.version);
+    }
+}
+
+/// An in-memory set of records: the whole merge state of one replica.
+/// Servers and devices keep theirs in SQLite; tests, benchmarks and
+/// simulations use this one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replica {
+    records: HashMap<(Collection, Uuid), RecordState>,
+}
+
+impl Replica {
+    pub fn new() -> Replica {
+        Replica::default()
+    }
+
+    pub fn apply(&mut self, change: &Change) -> bool {
+        self.records
+            .entry((change.collection, change.record_id))
+            .or_default()
+            .apply(change)
+    }
+
+    pub fn get(&self, collection: Collection, id: Uuid) -> Option<&RecordState> {
+        self.records.get(&(collection, id))
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = (&(Collection, Uuid), &RecordState)> {
+        self.records.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn join(&mut self, other: &Replica) {
+        for (id, state) in &other.records {
+            self.records.entry(*id).or_default().join(state);
+        }
+    }
+}

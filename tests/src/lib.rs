@@ -1,0 +1,3 @@
+//! Shared helpers of the black-box tests.
+
+#![forbid(unsafe_code)]
