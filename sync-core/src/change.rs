@@ -48,12 +48,13 @@ impl Change {
     pub fn decode(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Change, ChangeError> {
         let collection = Collection::parse(&dto.collection)
             .ok_or_else(|| ChangeError::UnknownCollection(dto.collection.clone()))?;
-        let hlc: Hlc = dto.hlc.parse().map_err(|e: crate::hlc::HlcParseError| {
-            ChangeError::InvalidHlc {
-                hlc: dto.hlc.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let hlc: Hlc =
+            dto.hlc
+                .parse()
+                .map_err(|e: crate::hlc::HlcParseError| ChangeError::InvalidHlc {
+                    hlc: dto.hlc.clone(),
+                    reason: e.to_string(),
+                })?;
         if dto.fields.is_empty() {
             return Err(ChangeError::EmptyChange);
         }
@@ -142,10 +143,11 @@ fn decode_base(key: &str, base: &[String]) -> Result<Vec<Hlc>, ChangeError> {
     }
     base.iter()
         .map(|s| {
-            s.parse().map_err(|e: crate::hlc::HlcParseError| ChangeError::InvalidBase {
-                key: key.to_owned(),
-                reason: format!("`{s}`: {e}"),
-            })
+            s.parse()
+                .map_err(|e: crate::hlc::HlcParseError| ChangeError::InvalidBase {
+                    key: key.to_owned(),
+                    reason: format!("`{s}`: {e}"),
+                })
         })
         .collect()
 }

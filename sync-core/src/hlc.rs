@@ -40,13 +40,23 @@ impl fmt::Display for Node {
 
 /// A hybrid logical clock timestamp.
 ///
-/// Field order matters: the derived `Ord` compares wall time, then counter,
-/// then node, exactly like the byte order of the string form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Packed into 24 bytes because the merge state keeps one per head and per
+/// superseded mark: `time` is the wall milliseconds shifted left 16 bits plus
+/// the counter, and `node` is the device UUID's bytes, or all `0xff` for the
+/// server (the max UUID is reserved for it). The derived `Ord` (time, then
+/// node bytes) is exactly the byte order of the string form.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hlc {
-    wall_ms: u64,
-    counter: u16,
-    node: Node,
+    time: u64,
+    node: [u8; 16],
+}
+
+const SERVER_NODE: [u8; 16] = [0xff; 16];
+
+impl fmt::Debug for Hlc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hlc({self})")
+    }
 }
 
 /// Why a string is not a valid HLC.
@@ -61,28 +71,54 @@ pub enum HlcParseError {
 impl Hlc {
     /// Builds an HLC, saturating the wall time at [`MAX_WALL_MS`].
     pub fn new(wall_ms: u64, counter: u16, node: Node) -> Self {
+        let node = match node {
+            Node::Device(id) => id.into_bytes(),
+            Node::Server => SERVER_NODE,
+        };
         Hlc {
-            wall_ms: wall_ms.min(MAX_WALL_MS),
-            counter,
+            time: (wall_ms.min(MAX_WALL_MS) << 16) | u64::from(counter),
             node,
         }
     }
 
     pub fn wall_ms(&self) -> u64 {
-        self.wall_ms
+        self.time >> 16
     }
 
     pub fn counter(&self) -> u16 {
-        self.counter
+        // The low 16 bits are the counter; the cast keeps exactly those.
+        (self.time & 0xffff) as u16
     }
 
     pub fn node(&self) -> Node {
-        self.node
+        if self.node == SERVER_NODE {
+            Node::Server
+        } else {
+            Node::Device(Uuid::from_bytes(self.node))
+        }
+    }
+
+    /// A 24-byte form whose byte order is the clock order, for storage keys.
+    pub fn to_bytes(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&self.time.to_be_bytes());
+        out[8..].copy_from_slice(&self.node);
+        out
+    }
+
+    /// The inverse of [`Hlc::to_bytes`]; `None` when the wall time is out of range.
+    pub fn from_bytes(bytes: [u8; 24]) -> Option<Hlc> {
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&bytes[..8]);
+        let time = u64::from_be_bytes(time);
+        let mut node = [0u8; 16];
+        node.copy_from_slice(&bytes[8..]);
+        (time >> 16 <= MAX_WALL_MS).then_some(Hlc { time, node })
     }
 
     /// The wall time as an RFC 3339 UTC timestamp with millisecond precision.
     pub fn to_rfc3339(&self) -> String {
-        let millis = i64::try_from(self.wall_ms).unwrap_or(i64::MAX);
+        let millis = i64::try_from(self.wall_ms()).unwrap_or(i64::MAX);
         chrono::DateTime::from_timestamp_millis(millis)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -91,7 +127,13 @@ impl Hlc {
 
 impl fmt::Display for Hlc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:013}-{:04x}-{}", self.wall_ms, self.counter, self.node)
+        write!(
+            f,
+            "{:013}-{:04x}-{}",
+            self.wall_ms(),
+            self.counter(),
+            self.node()
+        )
     }
 }
 
@@ -118,11 +160,7 @@ impl FromStr for Hlc {
         let wall_ms = s[..13].parse().map_err(|_| HlcParseError::Malformed)?;
         let counter = u16::from_str_radix(&s[14..18], 16).map_err(|_| HlcParseError::Malformed)?;
         let node = parse_node(&s[19..])?;
-        Ok(Hlc {
-            wall_ms,
-            counter,
-            node,
-        })
+        Ok(Hlc::new(wall_ms, counter, node))
     }
 }
 
@@ -130,9 +168,11 @@ fn parse_node(s: &str) -> Result<Node, HlcParseError> {
     if s == "server" {
         return Ok(Node::Server);
     }
-    parse_canonical_uuid(s)
-        .map(Node::Device)
-        .ok_or(HlcParseError::BadNode)
+    match parse_canonical_uuid(s) {
+        // The max UUID stands for the server inside an Hlc; no device may use it.
+        Some(id) if id != Uuid::max() => Ok(Node::Device(id)),
+        _ => Err(HlcParseError::BadNode),
+    }
 }
 
 /// Parses a UUID only in the protocol's canonical form: lowercase and hyphenated.
@@ -234,8 +274,8 @@ impl HlcClock {
     pub fn resume(node: Node, last: Hlc) -> Self {
         HlcClock {
             node,
-            wall_ms: last.wall_ms,
-            counter: last.counter,
+            wall_ms: last.wall_ms(),
+            counter: last.counter(),
         }
     }
 
@@ -264,18 +304,19 @@ impl HlcClock {
     /// forward-skew guard): after this, [`HlcClock::tick`] orders after `remote`.
     pub fn observe(&mut self, remote: Hlc, now_ms: u64) -> Observed {
         let now_ms = now_ms.min(MAX_WALL_MS);
-        if remote.wall_ms > now_ms.saturating_add(MAX_FORWARD_SKEW_MS) {
+        let (remote_wall, remote_counter) = (remote.wall_ms(), remote.counter());
+        if remote_wall > now_ms.saturating_add(MAX_FORWARD_SKEW_MS) {
             return Observed::IgnoredSkew {
-                ahead_ms: remote.wall_ms - now_ms,
+                ahead_ms: remote_wall - now_ms,
             };
         }
-        let wall = self.wall_ms.max(remote.wall_ms).max(now_ms);
+        let wall = self.wall_ms.max(remote_wall).max(now_ms);
         let local_same = wall == self.wall_ms;
-        let remote_same = wall == remote.wall_ms;
+        let remote_same = wall == remote_wall;
         let base_counter = match (local_same, remote_same) {
-            (true, true) => Some(self.counter.max(remote.counter)),
+            (true, true) => Some(self.counter.max(remote_counter)),
             (true, false) => Some(self.counter),
-            (false, true) => Some(remote.counter),
+            (false, true) => Some(remote_counter),
             (false, false) => None,
         };
         self.wall_ms = wall;

@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod change;
+pub mod codec;
 pub mod hlc;
 mod merge;
 mod render;
@@ -45,4 +46,6 @@ pub use render::Conflict;
 pub use schema::{Collection, Field, Key};
 pub use validate::{check_against_state, ChangeError, Rules};
 pub use value::Value;
-pub use wire::{ChangeDto, PullResponse, PushRequest, PushResponse, PushResult, PushStatus, RecordDto};
+pub use wire::{
+    ChangeDto, PullResponse, PushRequest, PushResponse, PushResult, PushStatus, RecordDto,
+};

@@ -13,6 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
+
 use uuid::Uuid;
 
 use crate::change::{Change, Write};
@@ -31,8 +34,9 @@ pub struct Head {
 /// The merge state of one key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Register {
-    /// Sorted by HLC, ascending: the last head has the greatest clock.
-    heads: Vec<Head>,
+    /// Sorted by HLC, ascending: the last head has the greatest clock. A key
+    /// almost always has one head, kept inline to save a pointer chase.
+    heads: SmallVec<[Head; 1]>,
     /// Sorted, without duplicates.
     superseded: Vec<Hlc>,
 }
@@ -51,10 +55,10 @@ impl Register {
         superseded.sort_unstable();
         superseded.dedup();
         let mut register = Register {
-            heads: Vec::with_capacity(heads.len()),
+            heads: SmallVec::with_capacity(heads.len()),
             superseded,
         };
-        heads.sort_by(|a, b| a.hlc.cmp(&b.hlc));
+        heads.sort_by_key(|h| h.hlc);
         for head in heads {
             register.add_head(head);
         }
@@ -170,7 +174,12 @@ impl RecordState {
         let registers: BTreeMap<Key, Register> = registers.into_iter().collect();
         let version = registers
             .values()
-            .flat_map(|r| r.heads.iter().map(|h| h.hlc).chain(r.superseded.iter().copied()))
+            .flat_map(|r| {
+                r.heads
+                    .iter()
+                    .map(|h| h.hlc)
+                    .chain(r.superseded.iter().copied())
+            })
             .max();
         RecordState { registers, version }
     }
@@ -193,10 +202,12 @@ impl RecordState {
         if let Some(newest) = write.base.last() {
             self.version = self.version.max(Some(*newest));
         }
-        self.registers
-            .entry(write.key)
-            .or_default()
-            .merge_write(hlc, &write.value, author, &write.base)
+        self.registers.entry(write.key).or_default().merge_write(
+            hlc,
+            &write.value,
+            author,
+            &write.base,
+        )
     }
 
     /// Merges another replica's state of the same record.
@@ -213,7 +224,7 @@ impl RecordState {
 /// simulations use this one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Replica {
-    records: HashMap<(Collection, Uuid), RecordState>,
+    records: HashMap<(Collection, Uuid), RecordState, FxBuildHasher>,
 }
 
 impl Replica {

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use crate::change::Write;
-use crate::merge::{Head, Register, RecordState};
+use crate::merge::{Head, RecordState, Register};
 use crate::schema::{Collection, Field, Key, Kind};
 use crate::value::Value;
 use crate::wire::{ConflictDto, HeadDto, RecordDto};
@@ -105,7 +105,10 @@ impl RecordState {
                         .into_iter()
                         .map(|m| serde_json::Value::String(m.to_string()))
                         .collect();
-                    fields.insert(spec.field.name().to_owned(), serde_json::Value::Array(members));
+                    fields.insert(
+                        spec.field.name().to_owned(),
+                        serde_json::Value::Array(members),
+                    );
                 }
                 _ if spec.field == Field::Deleted => {}
                 _ => {

@@ -49,29 +49,60 @@ impl fmt::Display for Collection {
     }
 }
 
-/// Every key name of both collections.
+/// Every key name of both collections. The numbers are the stored codes of
+/// [`crate::codec`]: never reuse or renumber one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub enum Field {
-    CentreId,
-    VolunteerId,
-    VillageCode,
-    HelpType,
-    StartedAt,
-    DurationMin,
-    PeopleHelped,
-    Outcome,
-    Notes,
-    FollowUpOn,
-    BeneficiaryIds,
-    DisplayName,
-    Phone,
-    BirthYear,
-    Consent,
-    MergedInto,
-    Deleted,
+    CentreId = 1,
+    VolunteerId = 2,
+    VillageCode = 3,
+    HelpType = 4,
+    StartedAt = 5,
+    DurationMin = 6,
+    PeopleHelped = 7,
+    Outcome = 8,
+    Notes = 9,
+    FollowUpOn = 10,
+    BeneficiaryIds = 11,
+    DisplayName = 12,
+    Phone = 13,
+    BirthYear = 14,
+    Consent = 15,
+    MergedInto = 16,
+    Deleted = 17,
 }
 
 impl Field {
+    pub const ALL: [Field; 17] = [
+        Field::CentreId,
+        Field::VolunteerId,
+        Field::VillageCode,
+        Field::HelpType,
+        Field::StartedAt,
+        Field::DurationMin,
+        Field::PeopleHelped,
+        Field::Outcome,
+        Field::Notes,
+        Field::FollowUpOn,
+        Field::BeneficiaryIds,
+        Field::DisplayName,
+        Field::Phone,
+        Field::BirthYear,
+        Field::Consent,
+        Field::MergedInto,
+        Field::Deleted,
+    ];
+
+    /// The stored code of this field.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.code() == code)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Field::CentreId => "centre_id",
@@ -113,7 +144,10 @@ pub const OUTCOMES: &[&str] = &["resolved", "referred", "follow_up", "unresolved
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Free text of at most this many Unicode code points (and at least `min`).
-    Text { min: usize, max: usize },
+    Text {
+        min: usize,
+        max: usize,
+    },
     /// A centre identifier: 1..=64 code points, no control characters.
     CentreId,
     Uuid,
@@ -124,7 +158,10 @@ pub enum Kind {
     DateTime,
     /// A `YYYY-MM-DD` date.
     Date,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// 1900 up to the current year.
     BirthYear,
     /// Digits with an optional leading `+`, 8..=15 digits.

@@ -132,7 +132,12 @@ pub(crate) fn check_value(
     }
 }
 
-fn check_int(json: &serde_json::Value, key: &str, min: i64, max: i64) -> Result<Value, ChangeError> {
+fn check_int(
+    json: &serde_json::Value,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Value, ChangeError> {
     let out_of_range = || ChangeError::OutOfRange {
         key: key.to_owned(),
         min,
@@ -243,12 +248,17 @@ fn expected(kind: Kind) -> &'static str {
 /// Checks the rules that depend on the record a change edits: a change that
 /// creates a record must set every required key, and immutable keys keep the
 /// value they were created with.
-pub fn check_against_state(change: &Change, existing: Option<&RecordState>) -> Result<(), ChangeError> {
+pub fn check_against_state(
+    change: &Change,
+    existing: Option<&RecordState>,
+) -> Result<(), ChangeError> {
     let existing = existing.filter(|s| !s.is_empty());
     match existing {
         None => {
             for spec in change.collection.fields() {
-                if spec.required_at_create && !change.writes.iter().any(|w| w.key.field == spec.field) {
+                if spec.required_at_create
+                    && !change.writes.iter().any(|w| w.key.field == spec.field)
+                {
                     return Err(ChangeError::MissingField {
                         key: spec.field.name().to_owned(),
                     });

@@ -98,7 +98,11 @@ fn a_phone_clock_reset_to_1970_keeps_timestamps_increasing() {
         assert!(next > prev, "{next} must order after {prev}");
         prev = next;
     }
-    assert_eq!(prev.wall_ms(), T0, "a clock reset must not move the wall part back");
+    assert_eq!(
+        prev.wall_ms(),
+        T0,
+        "a clock reset must not move the wall part back"
+    );
 }
 
 #[test]
@@ -132,7 +136,10 @@ fn a_received_clock_within_the_skew_window_is_followed() {
     assert_eq!(clock.observe(remote, T0), Observed::Advanced);
     let next = clock.tick(T0);
     assert!(next > remote);
-    assert_eq!((next.wall_ms(), next.counter()), (T0 + MAX_FORWARD_SKEW_MS, 9));
+    assert_eq!(
+        (next.wall_ms(), next.counter()),
+        (T0 + MAX_FORWARD_SKEW_MS, 9)
+    );
 }
 
 #[test]
@@ -140,7 +147,10 @@ fn receiving_at_equal_wall_times_takes_the_larger_counter() {
     let mut clock = HlcClock::new(device());
     clock.tick(T0);
     clock.tick(T0);
-    assert_eq!(clock.observe(Hlc::new(T0, 40, Node::Server), T0), Observed::Advanced);
+    assert_eq!(
+        clock.observe(Hlc::new(T0, 40, Node::Server), T0),
+        Observed::Advanced
+    );
     assert_eq!(clock.last().counter(), 41);
     clock.observe(Hlc::new(T0, 3, Node::Server), T0);
     assert_eq!(clock.last().counter(), 42);
@@ -154,11 +164,24 @@ fn receiving_an_older_clock_still_advances_the_counter() {
     assert_eq!((clock.last().wall_ms(), clock.last().counter()), (T0, 1));
     // Physical time moved past both: the counter starts again.
     clock.observe(Hlc::new(T0 - 5_000, 99, Node::Server), T0 + 1);
-    assert_eq!((clock.last().wall_ms(), clock.last().counter()), (T0 + 1, 0));
+    assert_eq!(
+        (clock.last().wall_ms(), clock.last().counter()),
+        (T0 + 1, 0)
+    );
 }
 
 #[test]
 fn hlc_renders_its_wall_time_as_rfc3339() {
     let hlc = Hlc::new(1_732_070_462_123, 0, Node::Server);
     assert_eq!(hlc.to_rfc3339(), "2024-11-20T02:41:02.123Z");
+}
+
+#[test]
+fn the_max_uuid_is_reserved_for_the_server_node() {
+    assert!("1732070462123-0000-ffffffff-ffff-ffff-ffff-ffffffffffff"
+        .parse::<Hlc>()
+        .is_err());
+    let server: Hlc = "1732070462123-0000-server".parse().unwrap();
+    assert_eq!(server.node(), Node::Server);
+    assert_eq!(std::mem::size_of::<Hlc>(), 24);
 }

@@ -1,6 +1,7 @@
 //! The engine's tests, in one binary: clocks, validation, the merge laws, and
 //! the wire types against the published JSON Schemas.
 
+mod codec;
 mod fixtures;
 mod hlc;
 mod merge_laws;

@@ -14,14 +14,23 @@ const RECORDS: usize = 3;
 
 /// One step of a random script.
 #[derive(Debug, Clone)]
-enum Step {
+pub(crate) enum Step {
     /// A device edits one or two keys of a record with what it has seen.
-    Edit { device: usize, record: usize, keys: Vec<(u8, u8)>, clock_ms: i64 },
+    Edit {
+        device: usize,
+        record: usize,
+        keys: Vec<(u8, u8)>,
+        clock_ms: i64,
+    },
     /// A device receives some of what another device knows (a partial sync).
-    Receive { from: usize, to: usize, keep_one_in: u8 },
+    Receive {
+        from: usize,
+        to: usize,
+        keep_one_in: u8,
+    },
 }
 
-fn step() -> impl Strategy<Value = Step> {
+pub(crate) fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => (0..DEVICES, 0..RECORDS, prop::collection::vec((0u8..8, 0u8..4), 1..3), -5_000i64..5_000)
             .prop_map(|(device, record, keys, clock_ms)| Step::Edit { device, record, keys, clock_ms }),
@@ -37,11 +46,27 @@ fn uuid(n: u128) -> Uuid {
 /// Key choice 0..8 and value choice 0..4 become a key of `sessions` and a value for it.
 fn write_for(key: u8, value: u8) -> (Key, Value) {
     match key {
-        0 | 1 => (Key::field(Field::Notes), Value::text(["ก", "ข", "ค", "ง"][value as usize])),
-        2 => (Key::field(Field::DurationMin), Value::Int(10 + i64::from(value))),
-        3 => (Key::field(Field::Outcome), if value == 0 { Value::Null } else { Value::text("resolved") }),
+        0 | 1 => (
+            Key::field(Field::Notes),
+            Value::text(["ก", "ข", "ค", "ง"][value as usize]),
+        ),
+        2 => (
+            Key::field(Field::DurationMin),
+            Value::Int(10 + i64::from(value)),
+        ),
+        3 => (
+            Key::field(Field::Outcome),
+            if value == 0 {
+                Value::Null
+            } else {
+                Value::text("resolved")
+            },
+        ),
         4 => (Key::field(Field::Deleted), Value::Bool(value % 2 == 0)),
-        _ => (Key::member(Field::BeneficiaryIds, uuid(u128::from(key))), Value::Bool(value != 0)),
+        _ => (
+            Key::member(Field::BeneficiaryIds, uuid(u128::from(key))),
+            Value::Bool(value != 0),
+        ),
     }
 }
 
@@ -55,22 +80,37 @@ struct Device {
 }
 
 /// Runs a script and returns every change any device made, in creation order.
-fn run(script: &[Step]) -> Vec<Change> {
+pub(crate) fn run(script: &[Step]) -> Vec<Change> {
     let mut devices: Vec<Device> = (0..DEVICES)
         .map(|i| {
             let id = uuid(100 + i as u128);
-            Device { _id: id, clock: HlcClock::new(Node::Device(id)), replica: Replica::new(), seq: 0, known: vec![] }
+            Device {
+                _id: id,
+                clock: HlcClock::new(Node::Device(id)),
+                replica: Replica::new(),
+                seq: 0,
+                known: vec![],
+            }
         })
         .collect();
     let mut all: Vec<Change> = Vec::new();
     for (t, step) in script.iter().enumerate() {
         match step {
-            Step::Edit { device, record, keys, clock_ms } => {
+            Step::Edit {
+                device,
+                record,
+                keys,
+                clock_ms,
+            } => {
                 let d = &mut devices[*device];
                 let record_id = uuid(1000 + *record as u128);
                 let now = (T0 as i64 + t as i64 * 100 + clock_ms) as u64;
                 let hlc = d.clock.tick(now);
-                let state = d.replica.get(Collection::Sessions, record_id).cloned().unwrap_or_default();
+                let state = d
+                    .replica
+                    .get(Collection::Sessions, record_id)
+                    .cloned()
+                    .unwrap_or_default();
                 let mut writes: Vec<Write> = keys
                     .iter()
                     .map(|(k, v)| {
@@ -94,7 +134,11 @@ fn run(script: &[Step]) -> Vec<Change> {
                 d.known.push(all.len());
                 all.push(change);
             }
-            Step::Receive { from, to, keep_one_in } => {
+            Step::Receive {
+                from,
+                to,
+                keep_one_in,
+            } => {
                 if from == to {
                     continue;
                 }
@@ -138,7 +182,7 @@ impl Mix {
     }
 }
 
-fn merged<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Replica {
+pub(crate) fn merged<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Replica {
     let mut replica = Replica::new();
     for change in changes {
         replica.apply(change);
@@ -183,7 +227,10 @@ fn grouped_and_joined(changes: &[Change], mix: &mut Mix) -> Replica {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 400, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 400,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -320,7 +367,10 @@ fn concurrent_edits_keep_the_loser_and_show_the_conflict() {
     };
     let from_a = edit(11, a, T0 + 10, "ของ A");
     let from_b = edit(12, b, T0 + 20, "ของ B");
-    let state = merged([&create, &from_a, &from_b]).get(Collection::Sessions, record).unwrap().clone();
+    let state = merged([&create, &from_a, &from_b])
+        .get(Collection::Sessions, record)
+        .unwrap()
+        .clone();
     assert_eq!(state.value(&key), Some(&Value::text("ของ B")));
     let conflicts = state.conflicts();
     assert_eq!(conflicts.len(), 1);
@@ -345,12 +395,29 @@ fn a_set_member_added_and_removed_concurrently_stays_added() {
         author: a,
         writes: vec![add],
     };
-    let readd = Change { id: uuid(11), hlc: Hlc::new(T0 + 1, 0, Node::Device(a)), writes: vec![Write::new(key, Value::Bool(true), vec![first.hlc])], ..first.clone() };
-    let remove = Change { id: uuid(12), hlc: Hlc::new(T0 + 2, 0, Node::Device(b)), author: b, writes: vec![Write::new(key, Value::Bool(false), vec![first.hlc])], ..first.clone() };
-    let state = merged([&first, &readd, &remove]).get(Collection::Sessions, uuid(3)).unwrap().clone();
+    let readd = Change {
+        id: uuid(11),
+        hlc: Hlc::new(T0 + 1, 0, Node::Device(a)),
+        writes: vec![Write::new(key, Value::Bool(true), vec![first.hlc])],
+        ..first.clone()
+    };
+    let remove = Change {
+        id: uuid(12),
+        hlc: Hlc::new(T0 + 2, 0, Node::Device(b)),
+        author: b,
+        writes: vec![Write::new(key, Value::Bool(false), vec![first.hlc])],
+        ..first.clone()
+    };
+    let state = merged([&first, &readd, &remove])
+        .get(Collection::Sessions, uuid(3))
+        .unwrap()
+        .clone();
     assert_eq!(state.value(&key), Some(&Value::Bool(true)));
     assert_eq!(state.members(Field::BeneficiaryIds), vec![uuid(50)]);
-    assert_eq!(state.render(Collection::Sessions, uuid(3)).fields["beneficiary_ids"], serde_json::json!([uuid(50)]));
+    assert_eq!(
+        state.render(Collection::Sessions, uuid(3)).fields["beneficiary_ids"],
+        serde_json::json!([uuid(50)])
+    );
 }
 
 /// Guards the properties above against passing vacuously: the scripts they run
@@ -369,10 +436,19 @@ fn random_scripts_produce_conflicts_and_out_of_order_bases() {
             with_conflicts += 1;
         }
         // In reverse creation order, a based-on write arrives after the write naming it.
-        if changes.iter().any(|c| c.writes.iter().any(|w| !w.base.is_empty())) {
+        if changes
+            .iter()
+            .any(|c| c.writes.iter().any(|w| !w.base.is_empty()))
+        {
             with_stale_bases += 1;
         }
     }
-    assert!(with_conflicts >= 20, "only {with_conflicts} of 100 scripts made a conflict");
-    assert!(with_stale_bases >= 50, "only {with_stale_bases} of 100 scripts wrote with a base");
+    assert!(
+        with_conflicts >= 20,
+        "only {with_conflicts} of 100 scripts made a conflict"
+    );
+    assert!(
+        with_stale_bases >= 50,
+        "only {with_stale_bases} of 100 scripts wrote with a base"
+    );
 }

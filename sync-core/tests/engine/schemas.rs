@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value as Json};
 use sync_core::wire::{Problem, PushResult};
 use sync_core::{
-    Change, Collection, Field, Hlc, Key, Node, PullResponse, PushRequest, PushResponse,
-    PushStatus, RecordState, Value, Write,
+    Change, Collection, Field, Hlc, Key, Node, PullResponse, PushRequest, PushResponse, PushStatus,
+    RecordState, Value, Write,
 };
 use uuid::Uuid;
 
@@ -15,7 +15,13 @@ use crate::fixtures::{change_json, decode, hlc, session_create_fields, T0};
 
 const BASE: &str = "https://asa-sync.invalid/schemas/";
 const FILES: [&str; 7] = [
-    "common", "change", "push-request", "push-response", "pull-response", "record", "problem",
+    "common",
+    "change",
+    "push-request",
+    "push-response",
+    "pull-response",
+    "record",
+    "problem",
 ];
 
 fn schemas_dir() -> PathBuf {
@@ -33,8 +39,14 @@ fn assert_valid(name: &str, instance: &Json) {
     let mut registry = jsonschema::Registry::new();
     for file in FILES {
         let schema = read_json(schemas_dir().join(format!("{file}.schema.json")));
-        assert_eq!(schema["$id"], format!("{BASE}{file}.schema.json"), "{file}: $id");
-        registry = registry.add(format!("{BASE}{file}.schema.json"), schema).expect("schema is a resource");
+        assert_eq!(
+            schema["$id"],
+            format!("{BASE}{file}.schema.json"),
+            "{file}: $id"
+        );
+        registry = registry
+            .add(format!("{BASE}{file}.schema.json"), schema)
+            .expect("schema is a resource");
     }
     let registry = registry.prepare().expect("schemas resolve");
     let root = json!({"$ref": format!("{BASE}{name}.schema.json")});
@@ -44,7 +56,10 @@ fn assert_valid(name: &str, instance: &Json) {
         .with_registry(&registry)
         .build(&root)
         .expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}\n{instance:#}");
 }
 
@@ -59,7 +74,11 @@ fn sample_change() -> Change {
     let mut fields = session_create_fields(me);
     fields["notes"] = json!({"value": "ช่วยลงทะเบียน", "base": [hlc(T0 - 1, 0, device)]});
     fields[format!("beneficiary_ids/{}", Uuid::new_v4())] = json!({"value": true});
-    decode(change_json("sessions", Uuid::now_v7(), &hlc(T0, 0, device), fields), me).unwrap()
+    decode(
+        change_json("sessions", Uuid::now_v7(), &hlc(T0, 0, device), fields),
+        me,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -69,8 +88,12 @@ fn examples_validate_and_deserialize_into_the_rust_types() {
     assert_valid("push-request", &push);
     let typed: PushRequest = serde_json::from_value(push.clone()).unwrap();
     assert_eq!(typed.changes[0].device_seq, 17);
-    let change = Change::decode(&typed.changes[0], Uuid::new_v4(), &crate::fixtures::RULES).unwrap();
-    assert_valid("change", &serde_json::to_value(change.to_dto(false)).unwrap());
+    let change =
+        Change::decode(&typed.changes[0], Uuid::new_v4(), &crate::fixtures::RULES).unwrap();
+    assert_valid(
+        "change",
+        &serde_json::to_value(change.to_dto(false)).unwrap(),
+    );
 
     let response = read_json(examples.join("push-response.json"));
     assert_valid("push-response", &response);
@@ -98,14 +121,35 @@ fn serialized_changes_and_pushes_validate() {
         acked_seq: 1,
         server_hlc: Hlc::new(T0, 3, Node::Server),
         results: vec![
-            PushResult { id: change.id, status: PushStatus::Applied, code: None, detail: None, warning: Some("clock_skew".into()) },
-            PushResult { id: Uuid::new_v4(), status: PushStatus::Rejected, code: Some("seq_gap".into()), detail: Some("expected device_seq 2".into()), warning: None },
+            PushResult {
+                id: change.id,
+                status: PushStatus::Applied,
+                code: None,
+                detail: None,
+                warning: Some("clock_skew".into()),
+            },
+            PushResult {
+                id: Uuid::new_v4(),
+                status: PushStatus::Rejected,
+                code: Some("seq_gap".into()),
+                detail: Some("expected device_seq 2".into()),
+                warning: None,
+            },
         ],
     };
     assert_valid("push-response", &serde_json::to_value(&response).unwrap());
-    let pull = PullResponse { changes: vec![change.to_dto(true)], cursor: "AAAB".into(), has_more: false };
+    let pull = PullResponse {
+        changes: vec![change.to_dto(true)],
+        cursor: "AAAB".into(),
+        has_more: false,
+    };
     assert_valid("pull-response", &serde_json::to_value(&pull).unwrap());
-    let problem = Problem::new(400, "invalid_json", "Invalid JSON", "expected value at line 1 column 1");
+    let problem = Problem::new(
+        400,
+        "invalid_json",
+        "Invalid JSON",
+        "expected value at line 1 column 1",
+    );
     assert_valid("problem", &serde_json::to_value(&problem).unwrap());
 }
 
@@ -120,14 +164,21 @@ fn rendered_records_with_conflicts_validate() {
         device_seq: 1,
         hlc: Hlc::new(T0 + 1, 0, Node::Device(other)),
         author: other,
-        writes: vec![Write::new(Key::field(Field::Notes), Value::text("อีกฉบับ"), vec![])],
+        writes: vec![Write::new(
+            Key::field(Field::Notes),
+            Value::text("อีกฉบับ"),
+            vec![],
+        )],
         ..change.clone()
     };
     state.apply(&concurrent);
     let record = state.render(Collection::Sessions, change.record_id);
     assert_eq!(record.conflicts.len(), 1);
     assert_valid("record", &serde_json::to_value(&record).unwrap());
-    assert_valid("record", &serde_json::to_value(RecordState::new().render(Collection::Beneficiaries, other)).unwrap());
+    assert_valid(
+        "record",
+        &serde_json::to_value(RecordState::new().render(Collection::Beneficiaries, other)).unwrap(),
+    );
 }
 
 #[test]
