@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 mod change;
 pub mod codec;
 pub mod hlc;
@@ -39,6 +40,7 @@ pub mod validate;
 mod value;
 pub mod wire;
 
+pub use access::{Principal, Role};
 pub use change::{Change, Write};
 pub use hlc::{Clock, Hlc, HlcClock, ManualClock, Node, Observed, SystemClock};
 pub use merge::{Head, RecordState, Register, Replica};

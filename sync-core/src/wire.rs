@@ -167,3 +167,50 @@ where
 
     deserializer.deserialize_map(UniqueKeys(std::marker::PhantomData))
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    pub device_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub username: String,
+    pub role: crate::Role,
+    pub centre_id: Option<String>,
+}
+
+/// The answer to a login or a refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserDto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+    #[serde(default)]
+    pub centre_id: Option<String>,
+}
+
+/// A page of merged records from `GET /v1/records/{collection}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordsPage {
+    pub records: Vec<RecordDto>,
+    pub next_page_token: Option<String>,
+}

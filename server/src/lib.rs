@@ -1,0 +1,19 @@
+//! The Asa Sync server: actix-web over a storage trait with a SQLite backend,
+//! implementing PROTOCOL.md v1. `main.rs` is a thin CLI over [`Application`].
+
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod auth;
+mod body;
+pub mod error;
+pub mod metrics;
+mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod sync;
+
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,0 +1,48 @@
+//! `GET /v1/reports/summary`: a centre's totals for supervision and reporting.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use sync_core::Role;
+
+use super::blocking;
+use super::records::{check_date, scope_for};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{ReadScope, SummaryQuery};
+
+#[derive(Debug, Deserialize)]
+pub struct SummaryParams {
+    centre_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Managers get their centre's figures, admins any centre's (or all), and a
+/// volunteer the figures of their own sessions.
+pub async fn summary(
+    caller: Caller,
+    params: web::Query<SummaryParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    check_date("from", &params.from)?;
+    check_date("to", &params.to)?;
+    let (centre_id, volunteer_id) = match scope_for(&caller, params.centre_id.as_deref())? {
+        ReadScope::All => (None, None),
+        ReadScope::Centre(c) => (Some(c), None),
+        ReadScope::Volunteer { centre, user_id } => {
+            debug_assert_eq!(caller.principal.role, Role::Volunteer);
+            (Some(centre), Some(user_id.to_string()))
+        }
+    };
+    let query = SummaryQuery {
+        centre_id,
+        volunteer_id,
+        from: params.from,
+        to: params.to,
+    };
+    let store = state.store.clone();
+    let summary = blocking(move || Ok(store.summary(&query)?)).await?;
+    Ok(HttpResponse::Ok().json(summary))
+}

@@ -1,0 +1,152 @@
+//! `POST /v1/sync/push` and `GET /v1/sync/pull`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use sync_core::{PushRequest, PushResponse, Rules};
+
+use super::{blocking, read_scope};
+use crate::auth::Caller;
+use crate::body::read_json;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::PullQuery;
+use crate::sync::cursor;
+use crate::sync::push::{self, PushContext, PushError, PushOutcome};
+
+pub async fn push(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: PushRequest = read_json(&req, payload, state.settings.max_body_bytes).await?;
+    let max = state.settings.max_push_changes;
+    if body.changes.len() > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a push carries at most {max} changes, this one has {}; split it",
+            body.changes.len()
+        )));
+    }
+    if body.device_id != caller.device_id {
+        tracing::warn!(target: "audit", user = %caller.principal.user_id, token_device = %caller.device_id, body_device = %body.device_id, "refused: push for another device");
+        return Err(ApiError::Forbidden {
+            code: "device_mismatch",
+            detail: "device_id is not the device this token was issued to".into(),
+        });
+    }
+    if body
+        .changes
+        .iter()
+        .any(|c| c.device_seq == 0 || c.device_seq > i64::MAX as u64)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "device_seq counts from 1 and must fit in 63 bits",
+        ));
+    }
+    let now_ms = state.clock.now_ms();
+    let device_ms = body.device_time.timestamp_millis();
+    let clock_offset_ms = device_ms.saturating_sub(i64::try_from(now_ms).unwrap_or(i64::MAX));
+    let batch = body.changes.len();
+    let state_for_push = state.clone();
+    let outcome = blocking(move || {
+        let state = state_for_push;
+        let ctx = PushContext {
+            principal: &caller.principal,
+            device_id: body.device_id,
+            clock_offset_ms,
+            now_ms,
+            rules: Rules::at(now_ms),
+        };
+        let mut outcome: Option<Result<PushOutcome, PushError>> = None;
+        state.store.push(&mut |tx| match push::run(tx, &ctx, &body.changes) {
+            Err(PushError::Store(e)) => Err(e),
+            other => {
+                outcome = Some(other);
+                Ok(())
+            }
+        })?;
+        match outcome {
+            Some(Ok(o)) => Ok(o),
+            Some(Err(PushError::DeviceNotBound(d))) => {
+                tracing::warn!(target: "audit", device = %d, "refused: push from a device not bound to the user");
+                Err(ApiError::Forbidden {
+                    code: "device_not_bound",
+                    detail: format!("device {d} is not bound to this user; log in on it first"),
+                })
+            }
+            Some(Err(PushError::Store(e))) => Err(e.into()),
+            None => Err(ApiError::Internal(anyhow::anyhow!("push produced no outcome"))),
+        }
+    })
+    .await?;
+    state
+        .metrics
+        .record_push(batch, outcome.applied, outcome.duplicates, outcome.rejected);
+    let response = PushResponse {
+        acked_seq: outcome.acked_seq,
+        server_hlc: state.server_hlc(outcome.max_hlc),
+        results: outcome.results,
+    };
+    Ok(HttpResponse::Ok().json(response))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PullParams {
+    cursor: Option<String>,
+    limit: Option<usize>,
+    #[serde(default)]
+    include_own: bool,
+}
+
+pub async fn pull(
+    caller: Caller,
+    params: web::Query<PullParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let limit = params.limit.unwrap_or(settings.pull_default_limit);
+    if !(1..=settings.pull_max_limit).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {}", settings.pull_max_limit),
+        ));
+    }
+    let after_seq = match params.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(text) => cursor::decode(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this server handed out",
+            )
+        })?,
+    };
+    let query = PullQuery {
+        after_seq,
+        limit,
+        scope: read_scope(&caller.principal)?,
+        exclude_device: (!params.include_own).then_some(caller.device_id),
+    };
+    let store = state.store.clone();
+    let page = blocking(move || Ok(store.pull(&query)?)).await?;
+    // The stored bodies are already the wire JSON of each change: join them
+    // rather than parse and re-serialize.
+    let mut body =
+        String::with_capacity(page.bodies.iter().map(|b| b.len() + 1).sum::<usize>() + 96);
+    body.push_str("{\"changes\":[");
+    for (i, change) in page.bodies.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(change);
+    }
+    body.push_str("],\"cursor\":\"");
+    body.push_str(&cursor::encode(page.next_after_seq));
+    body.push_str("\",\"has_more\":");
+    body.push_str(if page.has_more { "true" } else { "false" });
+    body.push('}');
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body))
+}

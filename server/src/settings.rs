@@ -1,0 +1,210 @@
+//! Server settings, layered: built-in defaults, then an optional TOML file,
+//! then `ASA_`-prefixed environment variables (each later layer wins).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// How hard SQLite syncs to disk at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync at every commit: a push that got 200 survives power loss.
+    Full,
+    /// fsync at checkpoints: survives a process crash, not a power cut.
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (`ASA_BIND`).
+    pub bind: String,
+    /// Where the SQLite database lives (`ASA_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The first admin's password; generated and printed once when unset.
+    pub admin_password: Option<Secret>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Most changes in one push (PROTOCOL.md: 1000).
+    pub max_push_changes: usize,
+    /// Most bytes of a decoded request body (PROTOCOL.md: 4 MiB).
+    pub max_body_bytes: usize,
+    pub pull_default_limit: usize,
+    pub pull_max_limit: usize,
+    pub records_default_limit: usize,
+    /// Failed logins for one username before it is throttled.
+    pub login_max_failures: u32,
+    /// How long failures count, and how long a throttled username waits.
+    pub login_window_secs: u64,
+    pub sqlite_synchronous: Synchronous,
+    /// Read connections beside the single writer.
+    pub reader_connections: u32,
+    pub workers: usize,
+    pub log_format: LogFormat,
+    /// Seconds SIGTERM waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./asa-data"),
+            admin_password: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 60 * 24 * 3600,
+            max_push_changes: 1000,
+            max_body_bytes: 4 * 1024 * 1024,
+            pull_default_limit: 500,
+            pull_max_limit: 1000,
+            records_default_limit: 100,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            sqlite_synchronous: Synchronous::Full,
+            reader_connections: 4,
+            workers: 0,
+            log_format: LogFormat::Text,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path} is invalid: {source}")]
+    File {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Env {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Settings::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| SettingsError::File {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Settings::default(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("ASA_") else {
+                continue;
+            };
+            settings
+                .set(&key.to_ascii_lowercase(), &value)
+                .map_err(|reason| SettingsError::Env {
+                    name: name.clone(),
+                    value: if key == "ADMIN_PASSWORD" {
+                        "..".into()
+                    } else {
+                        value.clone()
+                    },
+                    reason,
+                })?;
+        }
+        Ok(settings)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+            v.parse().map_err(|_| "expected a whole number".to_owned())
+        }
+        match key {
+            "bind" => self.bind = value.to_owned(),
+            "data_dir" => self.data_dir = PathBuf::from(value),
+            "admin_password" => self.admin_password = Some(Secret::new(value)),
+            "access_token_ttl_secs" => self.access_token_ttl_secs = num(value)?,
+            "refresh_token_ttl_secs" => self.refresh_token_ttl_secs = num(value)?,
+            "max_push_changes" => self.max_push_changes = num(value)?,
+            "max_body_bytes" => self.max_body_bytes = num(value)?,
+            "pull_default_limit" => self.pull_default_limit = num(value)?,
+            "pull_max_limit" => self.pull_max_limit = num(value)?,
+            "records_default_limit" => self.records_default_limit = num(value)?,
+            "login_max_failures" => self.login_max_failures = num(value)?,
+            "login_window_secs" => self.login_window_secs = num(value)?,
+            "reader_connections" => self.reader_connections = num(value)?,
+            "workers" => self.workers = num(value)?,
+            "shutdown_timeout_secs" => self.shutdown_timeout_secs = num(value)?,
+            "sqlite_synchronous" => {
+                self.sqlite_synchronous = match value {
+                    "full" => Synchronous::Full,
+                    "normal" => Synchronous::Normal,
+                    _ => return Err("expected full or normal".into()),
+                }
+            }
+            "log_format" => {
+                self.log_format = match value {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err("expected text or json".into()),
+                }
+            }
+            // ASA_CONFIG names the file itself; other ASA_ variables belong to
+            // the client CLI (ASA_DB) and are not the server's business.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file inside the data directory.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("asa.db")
+    }
+}

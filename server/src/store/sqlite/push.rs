@@ -1,0 +1,183 @@
+//! [`PushTx`] on a SQLite write transaction. Statements are cached, so a batch
+//! of a thousand changes prepares each one once.
+
+use rusqlite::{OptionalExtension, Transaction};
+use sync_core::{codec, Collection, RecordState};
+use uuid::Uuid;
+
+use super::{collection_code, map_err, uuid_col};
+use crate::store::{
+    Device, NewChange, NewRejection, PushTx, RecordWrite, StoreError, StoredChange, StoredRejection,
+};
+
+pub(super) struct SqlitePushTx<'a> {
+    tx: &'a Transaction<'a>,
+}
+
+impl<'a> SqlitePushTx<'a> {
+    pub(super) fn new(tx: &'a Transaction<'a>) -> Self {
+        SqlitePushTx { tx }
+    }
+}
+
+impl PushTx for SqlitePushTx<'_> {
+    fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
+        let row: Option<(i64, Vec<u8>, i64)> = self
+            .tx
+            .prepare_cached("SELECT \"key\", \"user_id\", \"acked_seq\" FROM \"devices\" WHERE \"device_id\" = ?1")
+            .map_err(map_err)?
+            .query_row([device_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(map_err)?;
+        row.map(|(key, user, acked)| {
+            Ok(Device {
+                key,
+                user_id: uuid_col(user)?,
+                acked_seq: u64::try_from(acked).unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    fn find_change(&mut self, change_id: Uuid) -> Result<Option<StoredChange>, StoreError> {
+        let row: Option<(i64, i64, String)> = self
+            .tx
+            .prepare_cached("SELECT \"device_key\", \"device_seq\", \"body\" FROM \"changes\" WHERE \"change_id\" = ?1")
+            .map_err(map_err)?
+            .query_row([change_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(map_err)?;
+        Ok(row.map(|(device_key, seq, body)| StoredChange {
+            device_key,
+            device_seq: u64::try_from(seq).unwrap_or(0),
+            body,
+        }))
+    }
+
+    fn find_rejection(
+        &mut self,
+        device_key: i64,
+        device_seq: u64,
+    ) -> Result<Option<StoredRejection>, StoreError> {
+        let row: Option<(Vec<u8>, String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT \"change_id\", \"code\", \"detail\" FROM \"rejections\" WHERE \"device_key\" = ?1 AND \"device_seq\" = ?2",
+            )
+            .map_err(map_err)?
+            .query_row((device_key, seq_col(device_seq)), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(map_err)?;
+        row.map(|(id, code, detail)| {
+            Ok(StoredRejection {
+                change_id: uuid_col(id)?,
+                code,
+                detail,
+            })
+        })
+        .transpose()
+    }
+
+    fn load_record(
+        &mut self,
+        collection: Collection,
+        record_id: Uuid,
+    ) -> Result<Option<RecordState>, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .tx
+            .prepare_cached("SELECT \"state\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2")
+            .map_err(map_err)?
+            .query_row((collection_code(collection), record_id.as_bytes()), |r| r.get(0))
+            .optional()
+            .map_err(map_err)?;
+        bytes
+            .map(|b| {
+                codec::decode(&b)
+                    .map_err(|e| StoreError::Corrupt(format!("record {record_id}: {e}")))
+            })
+            .transpose()
+    }
+
+    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(map_err)?
+            .execute((
+                change.change_id.as_bytes(),
+                change.device_key,
+                seq_col(change.device_seq),
+                collection_code(change.collection),
+                change.centre_id,
+                change.volunteer_id,
+                change.body,
+            ))
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn insert_rejection(&mut self, r: &NewRejection<'_>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO \"rejections\" (\"device_key\", \"device_seq\", \"change_id\", \"code\", \"detail\", \"body\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(map_err)?
+            .execute((r.device_key, seq_col(r.device_seq), r.change_id.as_bytes(), r.code, r.detail, r.body))
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn save_record(&mut self, r: &RecordWrite<'_>) -> Result<(), StoreError> {
+        let state = codec::encode(r.state);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"volunteer_id\", \"village_code\",
+                   \"started_on\", \"deleted\", \"conflicts\", \"version\", \"state\", \"rendered\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (\"collection\", \"record_id\") DO UPDATE SET
+                   \"centre_id\" = excluded.\"centre_id\", \"volunteer_id\" = excluded.\"volunteer_id\",
+                   \"village_code\" = excluded.\"village_code\", \"started_on\" = excluded.\"started_on\",
+                   \"deleted\" = excluded.\"deleted\", \"conflicts\" = excluded.\"conflicts\",
+                   \"version\" = excluded.\"version\", \"state\" = excluded.\"state\", \"rendered\" = excluded.\"rendered\"",
+            )
+            .map_err(map_err)?
+            .execute(rusqlite::params![
+                collection_code(r.collection),
+                r.record_id.as_bytes(),
+                r.centre_id,
+                r.volunteer_id,
+                r.village_code,
+                r.started_on,
+                r.deleted,
+                i64::try_from(r.conflicts).unwrap_or(i64::MAX),
+                r.version,
+                state,
+                r.rendered,
+            ])
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn update_device(
+        &mut self,
+        device_key: i64,
+        acked_seq: u64,
+        clock_offset_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE \"devices\" SET \"acked_seq\" = ?2, \"clock_offset_ms\" = ?3 WHERE \"key\" = ?1")
+            .map_err(map_err)?
+            .execute((device_key, seq_col(acked_seq), clock_offset_ms))
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+/// SQLite integers are signed; sequence numbers past i64::MAX cannot occur
+/// (the server refuses them before they get here), so saturate.
+fn seq_col(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,230 @@
+//! Read-side queries: pull pages, manager record lists, the summary report.
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use sync_core::Collection;
+use uuid::Uuid;
+
+use super::{collection_code, map_err};
+use crate::store::{
+    PullPage, PullQuery, ReadScope, RecordPage, RecordQuery, StoreError, StoredRecord, Summary,
+    SummaryQuery,
+};
+
+/// Appends the scope's condition on the `centre_id`, `collection` and
+/// `volunteer_id` columns shared by the change log and the records table.
+fn scope_filter(scope: &ReadScope, sql: &mut String, params: &mut Vec<Sql>) {
+    match scope {
+        ReadScope::All => {}
+        ReadScope::Centre(centre) => {
+            sql.push_str(" AND \"centre_id\" = ?");
+            params.push(Sql::Text(centre.clone()));
+        }
+        ReadScope::Volunteer { centre, user_id } => {
+            sql.push_str(" AND \"centre_id\" = ? AND (\"collection\" = ? OR \"volunteer_id\" = ?)");
+            params.push(Sql::Text(centre.clone()));
+            params.push(Sql::Integer(collection_code(Collection::Beneficiaries)));
+            params.push(Sql::Text(user_id.to_string()));
+        }
+    }
+}
+
+fn limit_col(n: usize) -> Sql {
+    Sql::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError> {
+    let tx = c.unchecked_transaction().map_err(map_err)?;
+    // Read the end of the log first, in the same snapshot as the page, so the
+    // cursor can move past everything this caller may not or need not see.
+    let end: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    let exclude: i64 = match q.exclude_device {
+        Some(device) => tx
+            .query_row(
+                "SELECT \"key\" FROM \"devices\" WHERE \"device_id\" = ?1",
+                [device.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(map_err)?
+            .unwrap_or(-1),
+        None => -1,
+    };
+    let mut sql = String::from("SELECT \"seq\", \"body\" FROM \"changes\" WHERE \"seq\" > ? AND \"seq\" <= ? AND \"device_key\" <> ?");
+    let mut params = vec![
+        Sql::Integer(q.after_seq),
+        Sql::Integer(end),
+        Sql::Integer(exclude),
+    ];
+    scope_filter(&q.scope, &mut sql, &mut params);
+    sql.push_str(" ORDER BY \"seq\" LIMIT ?");
+    params.push(limit_col(q.limit + 1));
+    let mut stmt = tx.prepare_cached(&sql).map_err(map_err)?;
+    let mut rows: Vec<(i64, String)> = stmt
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let has_more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    let next_after_seq = if has_more {
+        rows.last().map_or(q.after_seq, |(seq, _)| *seq)
+    } else {
+        end.max(q.after_seq)
+    };
+    Ok(PullPage {
+        bodies: rows.into_iter().map(|(_, body)| body).collect(),
+        next_after_seq,
+        has_more,
+    })
+}
+
+pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
+    let mut sql = String::from(
+        "SELECT \"key\", \"rendered\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
+    );
+    let mut params = vec![
+        Sql::Integer(collection_code(q.collection)),
+        Sql::Integer(q.after_key),
+    ];
+    scope_filter(&q.scope, &mut sql, &mut params);
+    let mut text_filter = |column: &str, op: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND \"{column}\" {op} ?"));
+            params.push(Sql::Text(v.clone()));
+        }
+    };
+    text_filter("volunteer_id", "=", &q.volunteer_id);
+    text_filter("village_code", "=", &q.village_code);
+    text_filter("started_on", ">=", &q.from);
+    text_filter("started_on", "<=", &q.to);
+    if q.conflicts_only {
+        sql.push_str(" AND \"conflicts\" > 0");
+    }
+    if q.exclude_deleted {
+        sql.push_str(" AND \"deleted\" = 0");
+    }
+    sql.push_str(" ORDER BY \"key\" LIMIT ?");
+    params.push(limit_col(q.limit + 1));
+    let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+    let mut rows: Vec<(i64, String)> = stmt
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let has_more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    let next_after_key = if has_more {
+        rows.last().map(|(k, _)| *k)
+    } else {
+        None
+    };
+    Ok(RecordPage {
+        rendered: rows.into_iter().map(|(_, r)| r).collect(),
+        next_after_key,
+    })
+}
+
+pub(super) fn get_record(
+    c: &Connection,
+    collection: Collection,
+    id: Uuid,
+) -> Result<Option<StoredRecord>, StoreError> {
+    c.prepare_cached(
+        "SELECT \"centre_id\", \"volunteer_id\", \"rendered\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2",
+    )
+    .map_err(map_err)?
+    .query_row((collection_code(collection), id.as_bytes()), |r| {
+        Ok(StoredRecord {
+            centre_id: r.get(0)?,
+            volunteer_id: r.get(1)?,
+            rendered: r.get(2)?,
+        })
+    })
+    .optional()
+    .map_err(map_err)
+}
+
+pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, StoreError> {
+    let tx = c.unchecked_transaction().map_err(map_err)?;
+    let mut filter = String::from(" WHERE \"collection\" = ? AND \"deleted\" = 0");
+    let mut params = vec![Sql::Integer(collection_code(Collection::Sessions))];
+    if let Some(centre) = &q.centre_id {
+        filter.push_str(" AND \"centre_id\" = ?");
+        params.push(Sql::Text(centre.clone()));
+    }
+    if let Some(volunteer) = &q.volunteer_id {
+        filter.push_str(" AND \"volunteer_id\" = ?");
+        params.push(Sql::Text(volunteer.clone()));
+    }
+    if let Some(from) = &q.from {
+        filter.push_str(" AND \"started_on\" >= ?");
+        params.push(Sql::Text(from.clone()));
+    }
+    if let Some(to) = &q.to {
+        filter.push_str(" AND \"started_on\" <= ?");
+        params.push(Sql::Text(to.clone()));
+    }
+    let count = |sql: &str| -> Result<u64, StoreError> {
+        tx.prepare_cached(sql)
+            .map_err(map_err)?
+            .query_row(params_from_iter(params.iter()), |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(map_err)
+    };
+    let grouped = |sql: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut stmt = tx.prepare_cached(sql).map_err(map_err)?;
+        let rows = stmt
+            .query_map(params_from_iter(params.iter()), |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(map_err)?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (k, n) = row.map_err(map_err)?;
+            out.insert(k.unwrap_or_default(), u64::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    };
+    let mut summary = Summary {
+        sessions: count(&format!("SELECT count(*) FROM \"records\"{filter}"))?,
+        people_helped: count(&format!(
+            "SELECT coalesce(sum(json_extract(\"rendered\", '$.fields.people_helped')), 0) FROM \"records\"{filter}"
+        ))?,
+        unique_beneficiaries: count(&format!(
+            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"rendered\", '$.fields.beneficiary_ids') AS j{filter}"
+        ))?,
+        active_volunteers: count(&format!("SELECT count(DISTINCT \"volunteer_id\") FROM \"records\"{filter}"))?,
+        by_help_type: grouped(&format!(
+            "SELECT json_extract(\"rendered\", '$.fields.help_type') AS h, count(*) FROM \"records\"{filter} GROUP BY h"
+        ))?,
+        by_village: grouped(&format!(
+            "SELECT \"village_code\", count(*) FROM \"records\"{filter} GROUP BY \"village_code\""
+        ))?,
+        open_conflicts: 0,
+    };
+    // Open conflicts count records of both collections, dates aside.
+    let mut conflict_sql = String::from("SELECT count(*) FROM \"records\" WHERE \"conflicts\" > 0");
+    let mut conflict_params = Vec::new();
+    if let Some(centre) = &q.centre_id {
+        conflict_sql.push_str(" AND \"centre_id\" = ?");
+        conflict_params.push(Sql::Text(centre.clone()));
+    }
+    if let Some(volunteer) = &q.volunteer_id {
+        conflict_sql.push_str(" AND \"volunteer_id\" = ?");
+        conflict_params.push(Sql::Text(volunteer.clone()));
+    }
+    summary.open_conflicts = tx
+        .query_row(&conflict_sql, params_from_iter(conflict_params), |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .map_err(map_err)?;
+    Ok(summary)
+}

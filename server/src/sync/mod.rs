@@ -1,0 +1,6 @@
+//! The sync protocol's server side, independent of the storage backend: the
+//! push algorithm (sequence, idempotency, authorization, validation, merge)
+//! and the pull cursor.
+
+pub mod cursor;
+pub mod push;
