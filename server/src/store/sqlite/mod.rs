@@ -53,9 +53,13 @@ fn uuid_col(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
         .map_err(|_| StoreError::Corrupt("a stored uuid is not 16 bytes".into()))
 }
 
-fn user_from_row(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(Vec<u8>, String, String, String, Option<String>)> {
+/// id, username, password hash, role, centre.
+type UserRow = (Vec<u8>, String, String, String, Option<String>);
+
+/// family, used, expires_at, family revoked, user, device.
+type RefreshRow = (i64, bool, i64, bool, Vec<u8>, Vec<u8>);
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -65,9 +69,7 @@ fn user_from_row(
     ))
 }
 
-fn user_from_parts(
-    parts: (Vec<u8>, String, String, String, Option<String>),
-) -> Result<User, StoreError> {
+fn user_from_parts(parts: UserRow) -> Result<User, StoreError> {
     let (id, username, password_hash, role, centre_id) = parts;
     Ok(User {
         id: uuid_col(id)?,
@@ -328,7 +330,7 @@ impl Store for SqliteStore {
     ) -> Result<RotateOutcome, StoreError> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            let row: Option<(i64, bool, i64, bool, Vec<u8>, Vec<u8>)> = tx
+            let row: Option<RefreshRow> = tx
                 .query_row(
                     "SELECT t.\"family_id\", t.\"used\", t.\"expires_at\", f.\"revoked\", f.\"user_id\", f.\"device_id\"
                      FROM \"refresh_tokens\" t JOIN \"refresh_families\" f ON f.\"id\" = t.\"family_id\"
