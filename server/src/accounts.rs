@@ -43,13 +43,21 @@ impl AccountError {
     }
 }
 
-pub fn create_user(
-    store: &dyn Store,
+/// A validated request for an account, waiting for its password hash.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub role: Role,
+    pub centre_id: Option<String>,
+}
+
+/// Checks what an account request says, before any hashing is spent on it.
+pub fn check(
     username: &str,
     password: &str,
     role: &str,
     centre_id: Option<&str>,
-) -> Result<User, AccountError> {
+) -> Result<NewAccount, AccountError> {
     let username = username.trim();
     let len = username.chars().count();
     if len == 0
@@ -73,14 +81,41 @@ pub fn create_user(
     if role != Role::Admin && centre_id.is_none() {
         return Err(AccountError::MissingCentre(role));
     }
-    let user = User {
-        id: Uuid::now_v7(),
+    Ok(NewAccount {
         username: username.to_owned(),
-        password_hash: password::hash(password)?,
         role,
         centre_id: centre_id.map(str::to_owned),
+    })
+}
+
+/// Stores a checked account with its password hash.
+pub fn insert(
+    store: &dyn Store,
+    account: NewAccount,
+    password_hash: String,
+) -> Result<User, AccountError> {
+    let user = User {
+        id: Uuid::now_v7(),
+        username: account.username,
+        password_hash,
+        role: account.role,
+        centre_id: account.centre_id,
     };
+    let username = user.username.clone();
     store
         .create_user(&user)?
-        .ok_or_else(|| AccountError::Taken(username.to_owned()))
+        .ok_or(AccountError::Taken(username))
+}
+
+/// Checks, hashes on this thread, and stores: for the command line and the
+/// first start, where no request threads need protecting.
+pub fn create_user(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    role: &str,
+    centre_id: Option<&str>,
+) -> Result<User, AccountError> {
+    let account = check(username, password, role, centre_id)?;
+    insert(store, account, password::hash(password)?)
 }

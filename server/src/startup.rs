@@ -13,6 +13,7 @@ use base64::Engine;
 use sync_core::Clock;
 
 use crate::accounts;
+use crate::auth::hasher::Hasher;
 use crate::auth::tokens::{new_signing_secret, Keys};
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
@@ -71,6 +72,10 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        // Store work is serialized on one writer and a few readers; more
+        // blocking threads than that would only queue and hold memory.
+        let blocking_threads = usize::try_from(settings.reader_connections).unwrap_or(4) + 4;
         let shutdown = settings.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             store,
@@ -79,6 +84,7 @@ impl Application {
             clock,
             hlc: AppState::new_hlc_clock(),
             metrics: Metrics::new()?,
+            hasher: Hasher::new(cores)?,
         });
         let query_config = web::QueryConfig::default()
             .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into());
@@ -93,6 +99,14 @@ impl Application {
                 .wrap(from_fn(metrics::observe))
                 .configure(routes::configure)
         })
+        // Without TCP_NODELAY a response written in two segments waits for the
+        // client's delayed ACK (40 ms) on every keep-alive request.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
+        .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(shutdown)
         .client_request_timeout(Duration::from_secs(60));
         if workers > 0 {

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use sync_core::{Clock, Hlc, HlcClock, Node};
 
+use crate::auth::hasher::Hasher;
 use crate::auth::tokens::Keys;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -17,6 +18,7 @@ pub struct AppState {
     /// The server's own HLC, sent back as `server_hlc` on every push.
     pub hlc: Mutex<HlcClock>,
     pub metrics: Metrics,
+    pub hasher: Hasher,
 }
 
 impl std::fmt::Debug for AppState {

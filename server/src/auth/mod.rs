@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod hasher;
 pub mod password;
 pub mod tokens;
 

@@ -19,25 +19,31 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_role(&[Role::Admin])?;
     let body: CreateUserRequest = read_json(&req, payload, 16 * 1024).await?;
-    let user = blocking(move || {
-        accounts::create_user(
-            state.store.as_ref(),
-            &body.username,
-            &body.password,
-            &body.role,
-            body.centre_id.as_deref(),
-        )
-        .map_err(|e| match e {
-            AccountError::Taken(_) => ApiError::Conflict {
-                code: e.code(),
-                detail: e.to_string(),
-            },
-            AccountError::Store(s) => s.into(),
-            AccountError::Hash(h) => ApiError::Internal(h.into()),
-            other => ApiError::bad_request(other.code(), other.to_string()),
-        })
-    })
-    .await?;
+    let refuse = |e: AccountError| match e {
+        AccountError::Taken(_) => ApiError::Conflict {
+            code: e.code(),
+            detail: e.to_string(),
+        },
+        AccountError::Store(s) => s.into(),
+        AccountError::Hash(h) => ApiError::Internal(h.into()),
+        other => ApiError::bad_request(other.code(), other.to_string()),
+    };
+    let account = accounts::check(
+        &body.username,
+        &body.password,
+        &body.role,
+        body.centre_id.as_deref(),
+    )
+    .map_err(refuse)?;
+    let hash = state
+        .hasher
+        .hash(body.password)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let user =
+        blocking(move || accounts::insert(state.store.as_ref(), account, hash).map_err(refuse))
+            .await?;
     tracing::info!(target: "audit", admin = %caller.principal.user_id, username = %user.username, role = %user.role, "user created");
     Ok(HttpResponse::Created().json(UserDto {
         id: user.id,

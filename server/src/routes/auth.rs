@@ -20,16 +20,17 @@ pub async fn login(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = read_json(&req, payload, AUTH_BODY_LIMIT).await?;
-    let tokens = blocking(move || login_blocking(&state, body)).await?;
-    Ok(HttpResponse::Ok().json(tokens))
-}
-
-fn login_blocking(state: &AppState, body: LoginRequest) -> Result<TokenResponse, ApiError> {
     let settings = &state.settings;
     let now = state.now_secs();
     let window = i64::try_from(settings.login_window_secs).unwrap_or(i64::MAX);
     let since = now.saturating_sub(window);
-    let (failures, first_at) = state.store.login_failures(&body.username, since)?;
+    let lookup = state.clone();
+    let username = body.username.clone();
+    let ((failures, first_at), user) = blocking(move || {
+        let failures = lookup.store.login_failures(&username, since)?;
+        Ok((failures, lookup.store.user_by_name(&username)?))
+    })
+    .await?;
     if failures >= settings.login_max_failures {
         tracing::warn!(target: "audit", username = %body.username, failures, "refused: login throttled");
         let retry = (first_at + window - now).max(1);
@@ -37,23 +38,37 @@ fn login_blocking(state: &AppState, body: LoginRequest) -> Result<TokenResponse,
             retry_after_secs: u64::try_from(retry).unwrap_or(1),
         });
     }
-    let user = state.store.user_by_name(&body.username)?;
-    let verified = match &user {
-        Some(u) => password::verify(&body.password, &u.password_hash),
-        None => {
-            password::verify(&body.password, password::decoy_hash());
-            false
-        }
-    };
-    let user = match user {
-        Some(u) if verified => u,
-        _ => {
-            state
-                .store
-                .record_login_failure(&body.username, now, since)?;
-            tracing::warn!(target: "audit", username = %body.username, "refused: wrong credentials");
-            return Err(ApiError::InvalidCredentials("invalid_credentials"));
-        }
+    // An unknown username is checked against a decoy hash, so it takes as
+    // long as a wrong password.
+    let stored = user.as_ref().map_or_else(
+        || password::decoy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let verified = state
+        .hasher
+        .verify(body.password.clone(), stored)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let tokens =
+        blocking(move || finish_login(&state, body, user.filter(|_| verified), now, since)).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Records the outcome of a password check and, for the right password,
+/// binds the device and issues the tokens.
+fn finish_login(
+    state: &AppState,
+    body: LoginRequest,
+    user: Option<User>,
+    now: i64,
+    since: i64,
+) -> Result<TokenResponse, ApiError> {
+    let Some(user) = user else {
+        state
+            .store
+            .record_login_failure(&body.username, now, since)?;
+        tracing::warn!(target: "audit", username = %body.username, "refused: wrong credentials");
+        return Err(ApiError::InvalidCredentials("invalid_credentials"));
     };
     state.store.clear_login_failures(&body.username)?;
     if state.store.bind_device(body.device_id, user.id)? == BindOutcome::OwnedByOther {
@@ -65,7 +80,8 @@ fn login_blocking(state: &AppState, body: LoginRequest) -> Result<TokenResponse,
     }
     let (refresh, hash) = tokens::new_refresh_token()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    let expires = now + i64::try_from(settings.refresh_token_ttl_secs).unwrap_or(i64::MAX / 2);
+    let expires =
+        now + i64::try_from(state.settings.refresh_token_ttl_secs).unwrap_or(i64::MAX / 2);
     state
         .store
         .create_refresh_token(&hash, user.id, body.device_id, expires, now)?;

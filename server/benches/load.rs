@@ -1,0 +1,363 @@
+//! Load generator: the real `asa-server` binary (release build, SQLite with
+//! synchronous=FULL) under 1, 8 and 64 devices pushing batches of 200 new
+//! sessions, then one centre's manager pulling everything. In the same run it
+//! measures the ceiling: a plain append of the same change rows into SQLite,
+//! without HTTP or merge, so the result holds as a ratio on a noisy machine.
+//!
+//! Run: `cargo bench -p server --bench load` (ASA_LOAD_SCALE=0.25 for a quick run).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const BATCH: usize = 200;
+const ADMIN_PASSWORD: &str = "load test admin password";
+const HELP_TYPES: [&str; 5] = [
+    "digital_literacy",
+    "e_government",
+    "welfare_rights",
+    "online_safety",
+    "fake_news",
+];
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_asa-server"))
+            .env("ASA_BIND", "127.0.0.1:0")
+            .env("ASA_DATA_DIR", dir.path())
+            .env("ASA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("ASA_LOGIN_MAX_FAILURES", "1000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("asa-server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut port = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("server output");
+            if let Some(p) = line.strip_prefix("asa-server listening on port ") {
+                port = p.trim().parse::<u16>().ok();
+                break;
+            }
+        }
+        let port = port.expect("server printed its port");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        self.status_mib("VmHWM:")
+    }
+
+    fn rss_mib(&self) -> f64 {
+        self.status_mib("VmRSS:")
+    }
+
+    fn status_mib(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .expect("http client")
+}
+
+struct Device {
+    token: String,
+    id: Uuid,
+    user: Uuid,
+}
+
+async fn login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> Device {
+    let id = Uuid::new_v4();
+    let body: Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"username": username, "password": password, "device_id": id}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    Device {
+        token: body["access_token"].as_str().expect("token").to_owned(),
+        id,
+        user: body["user"]["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("user id"),
+    }
+}
+
+async fn create_user(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    username: &str,
+    role: &str,
+) {
+    let response = client
+        .post(format!("{base}/v1/admin/users"))
+        .bearer_auth(admin)
+        .json(&json!({"username": username, "password": "load test password", "role": role, "centre_id": "C0001"}))
+        .send()
+        .await
+        .expect("create user");
+    assert_eq!(response.status(), 201);
+}
+
+/// `count` realistic new sessions of one device, as pushes of `BATCH`.
+fn session_batches(device: &Device, count: usize, first_seq: u64) -> Vec<String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let changes: Vec<Value> = (0..count)
+        .map(|i| {
+            let seq = first_seq + i as u64;
+            let mut fields = json!({
+                "centre_id": {"value": "C0001"},
+                "volunteer_id": {"value": device.user},
+                "village_code": {"value": format!("5001{:04}", i % 97)},
+                "help_type": {"value": HELP_TYPES[i % HELP_TYPES.len()]},
+                "started_at": {"value": "2026-11-28T09:30:00+07:00"},
+                "duration_min": {"value": 30 + (i % 90)},
+                "people_helped": {"value": 1 + (i % 5)},
+                "outcome": {"value": "resolved"},
+                "notes": {"value": format!("ช่วยลงทะเบียนรับสวัสดิการแห่งรัฐและตั้งค่าแอปเป๋าตัง ครั้งที่ {i}")},
+            });
+            if i % 3 == 0 {
+                fields[format!("beneficiary_ids/{}", Uuid::now_v7())] = json!({"value": true});
+            }
+            json!({
+                "id": Uuid::now_v7(),
+                "device_seq": seq,
+                "collection": "sessions",
+                "record_id": Uuid::now_v7(),
+                "hlc": format!("{:013}-{:04x}-{}", now, (seq % 65536) as u16, device.id),
+                "fields": fields,
+            })
+        })
+        .collect();
+    changes
+        .chunks(BATCH)
+        .map(|chunk| {
+            serde_json::to_string(&json!({
+                "device_id": device.id,
+                "device_time": chrono::Utc::now().to_rfc3339(),
+                "changes": chunk,
+            }))
+            .expect("json")
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct PushRun {
+    rss_before_mib: f64,
+    changes: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+async fn push_run(server: &Server, devices: usize, batches_per_device: usize) -> PushRun {
+    let client = http_client();
+    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    let mut work = Vec::new();
+    for d in 0..devices {
+        let name = format!("vol{d}");
+        create_user(&client, &server.base, &admin.token, &name, "volunteer").await;
+        let device = login(&client, &server.base, &name, "load test password").await;
+        let bodies = session_batches(&device, batches_per_device * BATCH, 1);
+        work.push((device, bodies));
+    }
+    let rss_before_mib = server.rss_mib();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (device, bodies) in work {
+        let client = client.clone();
+        let url = format!("{}/v1/sync/push", server.base);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for body in bodies {
+                let t = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&device.token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("push");
+                assert_eq!(response.status(), 200);
+                let answer: Value = response.json().await.expect("push json");
+                assert!(answer["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .all(|r| r["status"] == "applied"));
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("device task"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    PushRun {
+        rss_before_mib,
+        changes: devices * batches_per_device * BATCH,
+        elapsed,
+        latencies,
+    }
+}
+
+async fn pull_all(server: &Server) -> (usize, Duration, u64) {
+    let client = http_client();
+    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    create_user(&client, &server.base, &admin.token, "manager", "manager").await;
+    let manager = login(&client, &server.base, "manager", "load test password").await;
+    let started = Instant::now();
+    let (mut count, mut bytes, mut cursor) = (0usize, 0u64, String::new());
+    loop {
+        let response = client
+            .get(format!(
+                "{}/v1/sync/pull?limit=1000&cursor={cursor}",
+                server.base
+            ))
+            .bearer_auth(&manager.token)
+            .send()
+            .await
+            .expect("pull");
+        let text = response.text().await.expect("pull body");
+        bytes += text.len() as u64;
+        let page: Value = serde_json::from_str(&text).expect("pull json");
+        count += page["changes"].as_array().map_or(0, Vec::len);
+        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
+        if page["has_more"] != json!(true) {
+            break;
+        }
+    }
+    (count, started.elapsed(), bytes)
+}
+
+/// The ceiling: the same change rows appended to the server's `changes` table
+/// layout, in transactions of `BATCH`, with the server's pragmas.
+fn append_ceiling(rows: usize) -> f64 {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let conn = rusqlite::Connection::open(dir.path().join("ceiling.db")).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE \"changes\" (\"seq\" INTEGER PRIMARY KEY, \"change_id\" BLOB NOT NULL UNIQUE,
+           \"device_key\" INTEGER NOT NULL, \"device_seq\" INTEGER NOT NULL, \"collection\" INTEGER NOT NULL,
+           \"centre_id\" TEXT, \"volunteer_id\" TEXT, \"body\" TEXT NOT NULL);
+         CREATE INDEX \"changes_by_centre\" ON \"changes\" (\"centre_id\", \"seq\");",
+    )
+    .expect("schema");
+    let device = Device {
+        token: String::new(),
+        id: Uuid::new_v4(),
+        user: Uuid::new_v4(),
+    };
+    let batches = session_batches(&device, rows, 1);
+    let started = Instant::now();
+    let mut conn = conn;
+    for body in &batches {
+        let request: Value = serde_json::from_str(body).expect("json");
+        let tx = conn.transaction().expect("tx");
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\") VALUES (?1, 1, ?2, 1, 'C0001', ?3, ?4)")
+                .expect("prepare");
+            for change in request["changes"].as_array().expect("changes") {
+                let id = Uuid::parse_str(change["id"].as_str().expect("id")).expect("uuid");
+                insert
+                    .execute((
+                        id.as_bytes(),
+                        change["device_seq"].as_i64(),
+                        device.user.to_string(),
+                        change.to_string(),
+                    ))
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    rows as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let scale: f64 = std::env::var("ASA_LOAD_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let total = ((40_000.0 * scale) as usize).max(BATCH * 64);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ceiling = append_ceiling(total);
+    println!("ceiling: plain SQLite append of the same rows, {total} rows in transactions of {BATCH}: {ceiling:.0} rows/s");
+    for devices in [1usize, 8, 64] {
+        let server = Server::start();
+        let batches = (total / BATCH / devices).max(1);
+        let run = runtime.block_on(push_run(&server, devices, batches));
+        let rate = run.changes as f64 / run.elapsed.as_secs_f64();
+        println!(
+            "push: {devices:>2} devices x {batches} batches of {BATCH}: {} changes in {:.2} s = {rate:.0} changes/s \
+             ({:.0}% of the ceiling); latency p50 {:.1} ms, p99 {:.1} ms; server RSS {:.0} MiB before the pushes, {:.0} MiB after, {:.0} MiB at peak",
+            run.changes,
+            run.elapsed.as_secs_f64(),
+            100.0 * rate / ceiling,
+            percentile(&run.latencies, 0.5).as_secs_f64() * 1000.0,
+            percentile(&run.latencies, 0.99).as_secs_f64() * 1000.0,
+            run.rss_before_mib,
+            server.rss_mib(),
+            server.peak_rss_mib(),
+        );
+        if devices == 64 {
+            let (count, elapsed, bytes) = runtime.block_on(pull_all(&server));
+            println!(
+                "pull: a manager pulls the centre's {count} changes in pages of 1000: {:.2} s = {:.0} changes/s, {:.1} MiB; \
+                 10,000 changes take {:.0} ms",
+                elapsed.as_secs_f64(),
+                count as f64 / elapsed.as_secs_f64(),
+                bytes as f64 / (1024.0 * 1024.0),
+                elapsed.as_secs_f64() * 1000.0 * 10_000.0 / count as f64,
+            );
+        }
+    }
+}
