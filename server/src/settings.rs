@@ -208,3 +208,60 @@ impl Settings {
         self.data_dir.join("asa.db")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_the_defaults() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("asa.toml");
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:9000\"\nmax_push_changes = 500\nsqlite_synchronous = \"normal\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[("ASA_MAX_PUSH_CHANGES", "250"), ("PATH", "/bin")]),
+        )
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000", "from the file");
+        assert_eq!(s.max_push_changes, 250, "the environment wins");
+        assert_eq!(s.sqlite_synchronous, Synchronous::Normal);
+        assert_eq!(s.access_token_ttl_secs, 900, "a default");
+        let s = Settings::load_from(None, env(&[("ASA_ADMIN_PASSWORD", "hunter22")])).unwrap();
+        assert_eq!(
+            s.admin_password.as_ref().map(Secret::expose),
+            Some("hunter22")
+        );
+        assert!(
+            !format!("{s:?}").contains("hunter22"),
+            "secrets never print"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = Settings::load_from(None, env(&[("ASA_WORKERS", "many")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ASA_WORKERS=\"many\" is invalid: expected a whole number"
+        );
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("asa.toml");
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        assert!(Settings::load_from(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("asa.toml"));
+    }
+}

@@ -121,10 +121,15 @@ mod tests {
         let ours = workspace.hash("รหัสผ่านยาวพอ").unwrap();
         assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default().verify_password("รหัสผ่านยาวพอ".as_bytes(), &parsed).is_ok());
+        assert!(Argon2::default()
+            .verify_password("รหัสผ่านยาวพอ".as_bytes(), &parsed)
+            .is_ok());
 
         let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
-        let theirs = Argon2::default().hash_password(b"another one", &salt).unwrap().to_string();
+        let theirs = Argon2::default()
+            .hash_password(b"another one", &salt)
+            .unwrap()
+            .to_string();
         assert!(workspace.verify("another one", &theirs));
         assert!(!workspace.verify("another two", &theirs));
         assert!(!workspace.verify("another one", "$argon2id$garbage"));
