@@ -1,6 +1,8 @@
 //! Merge throughput (criterion): the workload of `workload/mod.rs` merged into
 //! an empty state in arrival order, then merged again (every change a
-//! duplicate). Run: `cargo bench -p sync-core --bench merge`.
+//! duplicate), each one change at a time (`Replica::apply`) and as one slice
+//! (`Replica::apply_all`, which overlaps the cache misses of a window of
+//! changes). Run: `cargo bench -p sync-core --bench merge`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -14,6 +16,11 @@ fn one_by_one(changes: &[Change], mut replica: Replica) -> Replica {
     for change in changes {
         replica.apply(change);
     }
+    replica
+}
+
+fn windowed(changes: &[Change], mut replica: Replica) -> Replica {
+    replica.apply_all(changes);
     replica
 }
 
@@ -34,6 +41,13 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             Replica::new,
             |r| one_by_one(&work.changes, r),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("fresh/apply_all", |b| {
+        b.iter_batched(
+            Replica::new,
+            |r| windowed(&work.changes, r),
             BatchSize::PerIteration,
         )
     });

@@ -252,6 +252,10 @@ proptest! {
             let joined = grouped_and_joined(&changes, &mut mix);
             prop_assert_eq!(&joined, &reference);
         }
+        // Merging a slice at once is the same as one by one.
+        let mut all_at_once = Replica::new();
+        all_at_once.apply_all(&shuffled_with_duplicates(&changes, &mut mix));
+        prop_assert_eq!(&all_at_once, &reference);
         // Merging everything again changes nothing (idempotence).
         let mut again = reference.clone();
         for change in &changes {
