@@ -54,7 +54,7 @@ fn a_connection_cut_mid_response_then_a_resync_applies_everything_exactly_once()
     assert_eq!(on_server.len(), 30, "each change stored once");
     assert_eq!(distinct_ids(&on_server), 30);
 
-    // A new device pulls through the proxy; its second page is cut mid-body.
+    // A new device pulls through the proxy; its first page is cut mid-body.
     let m = world.device_with(&boss, world.new_db(), config, None);
     proxy.cut_next_response_after(600);
     let err = m.sync().unwrap_err();
