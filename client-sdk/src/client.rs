@@ -113,6 +113,28 @@ impl Client {
         self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Starts a write transaction that holds SQLite's write lock from its first
+    /// statement, and brings `hlc` up to the persisted clock: another process
+    /// on the same file (the `asa` CLI beside the app) may have moved it.
+    pub(crate) fn begin<'c>(
+        conn: &'c mut Connection,
+        hlc: &mut HlcClock,
+        step: &'static str,
+    ) -> Result<rusqlite::Transaction<'c>> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .step(step)?;
+        if let Some(text) = store::get_meta(&tx, META_HLC)? {
+            let stored: Hlc = text
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("stored clock: {e}")))?;
+            if stored > hlc.last() {
+                *hlc = HlcClock::resume(hlc.node(), stored);
+            }
+        }
+        Ok(tx)
+    }
+
     /// This installation's device id (a UUID v4 made on first open).
     pub fn device_id(&self) -> Uuid {
         self.lock().device_id

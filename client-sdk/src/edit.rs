@@ -129,7 +129,8 @@ impl Client {
         let mut guard = self.lock();
         let local = &mut *guard;
         let user = local.user.clone().ok_or(Error::NotLoggedIn)?;
-        let tx = local.conn.transaction().step("starting a save")?;
+        let mut clock = local.hlc.clone();
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting a save")?;
         let mut state = store::load_state(&tx, collection, id)?;
         if !create && state.is_empty() {
             return Err(Error::NotFound {
@@ -137,7 +138,6 @@ impl Client {
                 id,
             });
         }
-        let mut clock = local.hlc.clone();
         // Validation's "current year" must not fall back to 1970 when the
         // phone's clock does: the HLC remembers the latest time seen.
         let rules = Rules::at(now.max(clock.last().wall_ms()));

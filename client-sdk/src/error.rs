@@ -52,6 +52,18 @@ pub enum Error {
     Corrupt(String),
 }
 
+impl Error {
+    /// Whether the same call may succeed later without the user doing
+    /// anything: the network or the server was unavailable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Unreachable { .. } => true,
+            Error::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Adds the failing step to a SQLite error.

@@ -152,7 +152,7 @@ impl Client {
         let mut guard = self.lock();
         let local = &mut *guard;
         let mut clock = local.hlc.clone();
-        let tx = local.conn.transaction().step("starting to record a push")?;
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting to record a push")?;
         for result in &answer.results {
             let Some(&seq) = seqs.get(&result.id) else {
                 continue;
@@ -192,7 +192,7 @@ impl Client {
         let mut guard = self.lock();
         let local = &mut *guard;
         let mut clock = local.hlc.clone();
-        let tx = local.conn.transaction().step("starting to apply a page")?;
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting to apply a page")?;
         let mut touched: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
         for dto in &page.changes {
             let decoded = match dto.author {

@@ -53,3 +53,18 @@ fn a_wrong_password_is_a_typed_error() {
     assert!(matches!(err, Error::NotLoggedIn), "{err}");
     assert!(matches!(a.sync().unwrap_err(), Error::NotLoggedIn));
 }
+
+#[test]
+fn a_throttled_login_is_a_typed_error_and_is_not_retried() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let a = client_sdk::Client::open(world.new_db(), world.config()).unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            a.login(&vol.username, "wrong"),
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    let err = a.login(&vol.username, &vol.password).unwrap_err();
+    assert!(matches!(&err, Error::Server { status: 429, .. }), "{err}");
+}

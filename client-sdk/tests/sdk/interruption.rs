@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use std::time::{Duration, Instant};
+
 use client_sdk::{Client, Collection, Config, Error, Query, SyncOptions};
 
 use crate::proxy::Proxy;
@@ -116,4 +118,43 @@ fn reopening_the_database_between_two_halves_of_a_sync_resumes_it() {
         view(&m, Collection::Sessions),
         view(&a, Collection::Sessions)
     );
+}
+
+const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const BROKEN: &str =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn server_errors_are_retried_with_backoff_honouring_retry_after_up_to_a_bound() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let proxy = Proxy::start(&world.app.base);
+    let config = Config {
+        max_attempts: 3,
+        backoff_max_ms: 5_000,
+        ..world.config_for(&proxy.url)
+    };
+    let a = world.device_with(&vol, world.new_db(), config, None);
+    a.create_session(&new_session("ลองใหม่")).unwrap();
+
+    // A 503 asking for one second, then a 500: the third attempt goes through.
+    proxy.answer_next_requests_with(&[UNAVAILABLE, BROKEN]);
+    let start = Instant::now();
+    let report = sync_ok(&a);
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After"
+    );
+    assert_eq!((proxy.canned_sent(), report.acked), (2, 1));
+
+    // Three failures in a row exhaust the attempts: the last answer as a typed,
+    // retryable error, and nothing lost.
+    a.create_session(&new_session("ไม่สำเร็จ")).unwrap();
+    proxy.answer_next_requests_with(&[BROKEN, BROKEN, BROKEN]);
+    let err = a.sync().unwrap_err();
+    assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(proxy.canned_sent(), 5);
+    assert_eq!(a.pending_count().unwrap(), 1);
+    assert_eq!(sync_ok(&a).acked, 1);
 }

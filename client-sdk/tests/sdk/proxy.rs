@@ -1,6 +1,8 @@
 //! A TCP proxy on 127.0.0.1:0 that can cut one response after N bytes, to
-//! simulate a link that drops mid-answer (after the server has committed).
+//! simulate a link that drops mid-answer (after the server has committed), and
+//! can answer the next requests itself (a 503 from a load balancer, say).
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +14,11 @@ pub struct Proxy {
     pub url: String,
     cut: Arc<Mutex<Option<u64>>>,
     cuts: Arc<AtomicUsize>,
+    canned: Canned,
 }
+
+/// Raw HTTP responses to send instead of forwarding, and how many were sent.
+type Canned = Arc<(Mutex<VecDeque<&'static str>>, AtomicUsize)>;
 
 impl Proxy {
     /// Forwards every connection to `upstream` (`http://host:port`).
@@ -22,17 +28,33 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let cut = Arc::new(Mutex::new(None));
         let cuts = Arc::new(AtomicUsize::new(0));
-        let (cut2, cuts2) = (cut.clone(), cuts.clone());
+        let canned: Canned = Arc::default();
+        let (cut2, cuts2, canned2) = (cut.clone(), cuts.clone(), canned.clone());
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(&target) else {
                     continue;
                 };
-                let (cut, cuts) = (cut2.clone(), cuts2.clone());
-                thread::spawn(move || relay(client, server, &cut, &cuts));
+                let (cut, cuts, canned) = (cut2.clone(), cuts2.clone(), canned2.clone());
+                thread::spawn(move || relay(client, server, &cut, &cuts, canned));
             }
         });
-        Proxy { url, cut, cuts }
+        Proxy {
+            url,
+            cut,
+            cuts,
+            canned,
+        }
+    }
+
+    /// The next requests get these raw responses, one each, instead of the server's.
+    pub fn answer_next_requests_with(&self, responses: &[&'static str]) {
+        self.canned.0.lock().unwrap().extend(responses);
+    }
+
+    /// How many canned responses were sent so far.
+    pub fn canned_sent(&self) -> usize {
+        self.canned.1.load(Ordering::SeqCst)
     }
 
     /// The next response to start flowing is cut after `bytes` bytes.
@@ -46,14 +68,17 @@ impl Proxy {
     }
 }
 
-fn relay(client: TcpStream, server: TcpStream, cut: &Mutex<Option<u64>>, cuts: &AtomicUsize) {
-    let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else {
+fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    cut: &Mutex<Option<u64>>,
+    cuts: &AtomicUsize,
+    canned: Canned,
+) {
+    let (Ok(client_r), Ok(server_w)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
-    thread::spawn(move || {
-        let _ = std::io::copy(&mut client_r, &mut server_w);
-        let _ = server_w.shutdown(Shutdown::Write);
-    });
+    thread::spawn(move || forward_requests(client_r, server_w, &canned));
     let (mut server_r, mut client_w) = (server, client);
     let mut budget: Option<u64> = None;
     let mut buf = [0u8; 8192];
@@ -88,4 +113,29 @@ fn relay(client: TcpStream, server: TcpStream, cut: &Mutex<Option<u64>>, cuts: &
         }
     }
     let _ = client_w.shutdown(Shutdown::Write);
+}
+
+/// Client to server; a request arriving while a canned response waits gets
+/// that response, and the connection is closed.
+fn forward_requests(mut client: TcpStream, mut server: TcpStream, canned: &Canned) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let answer = canned.0.lock().unwrap().pop_front();
+        if let Some(response) = answer {
+            let _ = client.write_all(response.as_bytes());
+            let _ = client.flush();
+            canned.1.fetch_add(1, Ordering::SeqCst);
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            return;
+        }
+        if server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(Shutdown::Write);
 }
