@@ -130,4 +130,41 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
     ));
     let records: serde_json::Value = serde_json::from_str(&json).expect("json export");
     assert_eq!(records[0]["fields"]["outcome"], "resolved");
+
+    // Both edit the notes offline: a conflict both see, resolved once by the manager.
+    asa(
+        server,
+        &vol_db,
+        &["session", "edit", id, "--notes", "จากอาสา"],
+    );
+    asa(
+        server,
+        &boss_db,
+        &["session", "edit", id, "--notes", "จากผู้จัดการ"],
+    );
+    asa(server, &vol_db, &["sync"]);
+    asa(server, &boss_db, &["sync"]);
+    asa(server, &vol_db, &["sync"]);
+    for db in [&vol_db, &boss_db] {
+        let conflicts = stdout(&asa(server, db, &["conflicts"]));
+        assert!(
+            conflicts.contains(id) && conflicts.contains("notes"),
+            "{conflicts}"
+        );
+    }
+    asa(
+        server,
+        &boss_db,
+        &["resolve", "sessions", id, "notes", "\"ตกลงกันแล้ว\""],
+    );
+    asa(server, &boss_db, &["sync"]);
+    asa(server, &vol_db, &["sync"]);
+    assert!(stdout(&asa(server, &vol_db, &["conflicts"])).is_empty());
+    let status = stdout(&asa(server, &vol_db, &["status"]));
+    assert!(
+        status.contains("conflicts 0") && status.contains("pending 0"),
+        "{status}"
+    );
+    let listed = stdout(&asa(server, &vol_db, &["session", "list"]));
+    assert!(listed.contains("ตกลงกันแล้ว"), "{listed}");
 }
