@@ -1,0 +1,307 @@
+//! The [`Client`]: opening the local store, logging in, and authenticated
+//! requests with one transparent token refresh.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use reqwest::{Method, StatusCode};
+use rusqlite::Connection;
+use sync_core::wire::{LoginRequest, RefreshRequest, TokenResponse};
+use sync_core::{Clock, Hlc, HlcClock, Node, Role, SystemClock};
+use uuid::Uuid;
+
+use crate::error::{Error, Result, StepExt};
+use crate::http::{Config, Http, Meter, Request, Response};
+use crate::store;
+use crate::types::UserInfo;
+
+/// The SDK: a local store plus a sync client, safe to share between threads.
+///
+/// Every call blocks; call it from a background thread, never the UI thread.
+pub struct Client {
+    pub(crate) local: Mutex<Local>,
+    /// One sync at a time; edits may run beside it.
+    pub(crate) sync_lock: Mutex<()>,
+    /// One token refresh at a time, so a rotated token is never presented twice.
+    refresh_lock: Mutex<()>,
+    pub(crate) http: Http,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.http.config().server_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the store lock guards: the connection and the in-memory HLC, which is
+/// persisted in every transaction that moves it.
+#[derive(Debug)]
+pub(crate) struct Local {
+    pub conn: Connection,
+    pub hlc: HlcClock,
+    pub device_id: Uuid,
+    pub user: Option<UserInfo>,
+}
+
+pub(crate) const META_DEVICE: &str = "device_id";
+pub(crate) const META_HLC: &str = "hlc";
+pub(crate) const META_NEXT_SEQ: &str = "next_seq";
+pub(crate) const META_CURSOR: &str = "pull_cursor";
+const META_ACCESS: &str = "access_token";
+const META_REFRESH: &str = "refresh_token";
+const META_USER: &str = "user";
+
+impl Client {
+    /// Opens the store at `path` (created on first use) with the system clock.
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Client> {
+        Client::open_with_clock(path, config, Arc::new(SystemClock))
+    }
+
+    /// Opens the store with an injected clock (tests and simulations).
+    pub fn open_with_clock(
+        path: impl AsRef<Path>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Client> {
+        let mut conn = store::open(path.as_ref())?;
+        let tx = conn.transaction().step("starting to open")?;
+        let device_id = match store::get_meta(&tx, META_DEVICE)? {
+            Some(id) => {
+                Uuid::parse_str(&id).map_err(|e| Error::Corrupt(format!("device id: {e}")))?
+            }
+            None => {
+                let id = Uuid::new_v4();
+                store::set_meta(&tx, META_DEVICE, &id.to_string())?;
+                id
+            }
+        };
+        let node = Node::Device(device_id);
+        let hlc = match store::get_meta(&tx, META_HLC)? {
+            Some(text) => {
+                let last: Hlc = text
+                    .parse()
+                    .map_err(|e| Error::Corrupt(format!("stored clock: {e}")))?;
+                HlcClock::resume(node, last)
+            }
+            None => HlcClock::new(node),
+        };
+        let user = match store::get_meta(&tx, META_USER)? {
+            Some(json) => Some(user_from_json(&json)?),
+            None => None,
+        };
+        tx.commit().step("finishing opening")?;
+        Ok(Client {
+            local: Mutex::new(Local {
+                conn,
+                hlc,
+                device_id,
+                user,
+            }),
+            sync_lock: Mutex::new(()),
+            refresh_lock: Mutex::new(()),
+            http: Http::new(config)?,
+            clock,
+        })
+    }
+
+    /// The store lock; a panic in another thread rolled its transaction back,
+    /// so the store behind a poisoned lock is still consistent.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a write transaction that holds SQLite's write lock from its first
+    /// statement, and brings `hlc` up to the persisted clock: another process
+    /// on the same file (the `asa` CLI beside the app) may have moved it.
+    pub(crate) fn begin<'c>(
+        conn: &'c mut Connection,
+        hlc: &mut HlcClock,
+        step: &'static str,
+    ) -> Result<rusqlite::Transaction<'c>> {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .step(step)?;
+        if let Some(text) = store::get_meta(&tx, META_HLC)? {
+            let stored: Hlc = text
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("stored clock: {e}")))?;
+            if stored > hlc.last() {
+                *hlc = HlcClock::resume(hlc.node(), stored);
+            }
+        }
+        Ok(tx)
+    }
+
+    /// This installation's device id (a UUID v4 made on first open).
+    pub fn device_id(&self) -> Uuid {
+        self.lock().device_id
+    }
+
+    /// The last HLC this device issued or observed.
+    pub fn last_hlc(&self) -> String {
+        self.lock().hlc.last().to_string()
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<UserInfo> {
+        self.lock().user.clone()
+    }
+
+    /// Logs in and binds this device to the user.
+    pub fn login(&self, username: &str, password: &str) -> Result<UserInfo> {
+        let body = serde_json::to_vec(&LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            device_id: self.device_id(),
+        })
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+        let mut meter = Meter::default();
+        let response = self.http.send(
+            &Request {
+                method: Method::POST,
+                path: "/v1/auth/login",
+                body: Some(body),
+                token: None,
+                accept: "application/json",
+                retry_throttled: false,
+            },
+            &mut meter,
+        )?;
+        match response.status {
+            StatusCode::OK => self.store_tokens(&response.json()?),
+            StatusCode::UNAUTHORIZED => Err(Error::InvalidCredentials),
+            _ => Err(response.into_error()),
+        }
+    }
+
+    /// Persists tokens (and the user) at once: a rotated refresh token that
+    /// was not saved would lock the device out.
+    fn store_tokens(&self, tokens: &TokenResponse) -> Result<UserInfo> {
+        let user = UserInfo {
+            id: tokens.user.id,
+            username: tokens.user.username.clone(),
+            role: tokens.user.role,
+            centre_id: tokens.user.centre_id.clone(),
+        };
+        let mut local = self.lock();
+        let tx = local.conn.transaction().step("starting to save tokens")?;
+        store::set_meta(&tx, META_ACCESS, &tokens.access_token)?;
+        store::set_meta(&tx, META_REFRESH, &tokens.refresh_token)?;
+        store::set_meta(&tx, META_USER, &user_to_json(&user))?;
+        tx.commit().step("saving tokens")?;
+        local.user = Some(user.clone());
+        Ok(user)
+    }
+
+    fn token(&self, key: &str) -> Result<String> {
+        store::get_meta(&self.lock().conn, key)?.ok_or(Error::NotLoggedIn)
+    }
+
+    /// Sends an authenticated request; a 401 triggers one refresh and one retry.
+    pub(crate) fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        accept: &'static str,
+        meter: &mut Meter,
+    ) -> Result<Response> {
+        let token = self.token(META_ACCESS)?;
+        let mut req = Request {
+            method,
+            path,
+            body,
+            token: Some(&token),
+            accept,
+            retry_throttled: true,
+        };
+        let response = self.http.send(&req, meter)?;
+        if response.status != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let fresh = self.refresh(&token, meter)?;
+        req.token = Some(&fresh);
+        let response = self.http.send(&req, meter)?;
+        if response.status == StatusCode::UNAUTHORIZED {
+            return Err(Error::LoginRequired {
+                code: response.problem().code,
+            });
+        }
+        Ok(response)
+    }
+
+    /// Rotates the tokens, unless another thread already did since `used` failed.
+    fn refresh(&self, used: &str, meter: &mut Meter) -> Result<String> {
+        let _one_at_a_time = self.refresh_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.token(META_ACCESS)?;
+        if current != used {
+            return Ok(current);
+        }
+        let body = serde_json::to_vec(&RefreshRequest {
+            refresh_token: self.token(META_REFRESH)?,
+        })
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+        let response = self.http.send(
+            &Request {
+                method: Method::POST,
+                path: "/v1/auth/refresh",
+                body: Some(body),
+                token: None,
+                accept: "application/json",
+                retry_throttled: true,
+            },
+            meter,
+        )?;
+        match response.status {
+            StatusCode::OK => {
+                let tokens: TokenResponse = response.json()?;
+                self.store_tokens(&tokens)?;
+                Ok(tokens.access_token)
+            }
+            StatusCode::UNAUTHORIZED => Err(Error::LoginRequired {
+                code: response.problem().code,
+            }),
+            _ => Err(response.into_error()),
+        }
+    }
+
+    /// Forgets the tokens and the user; local records and the outbox stay.
+    pub fn logout(&self) -> Result<()> {
+        let mut local = self.lock();
+        let tx = local.conn.transaction().step("starting to log out")?;
+        for key in [META_ACCESS, META_REFRESH, META_USER] {
+            store::delete_meta(&tx, key)?;
+        }
+        tx.commit().step("logging out")?;
+        local.user = None;
+        Ok(())
+    }
+}
+
+fn user_to_json(user: &UserInfo) -> String {
+    serde_json::json!({
+        "id": user.id, "username": user.username, "role": user.role, "centre_id": user.centre_id,
+    })
+    .to_string()
+}
+
+fn user_from_json(json: &str) -> Result<UserInfo> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        id: Uuid,
+        username: String,
+        role: Role,
+        centre_id: Option<String>,
+    }
+    let s: Stored =
+        serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("stored user: {e}")))?;
+    Ok(UserInfo {
+        id: s.id,
+        username: s.username,
+        role: s.role,
+        centre_id: s.centre_id,
+    })
+}

@@ -1,0 +1,233 @@
+//! Local edits: every create, edit, delete, link and resolution goes through
+//! [`Client::save`], which validates with sync-core and stores the new state,
+//! the outbox entry, the next `device_seq` and the HLC in one transaction.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value as Json};
+use sync_core::wire::WriteDto;
+use sync_core::{check_against_state, Change, ChangeDto, Collection, Field, Key, Principal, Rules};
+use uuid::Uuid;
+
+use crate::client::{Client, META_HLC, META_NEXT_SEQ};
+use crate::error::{Error, Result, StepExt};
+use crate::store;
+use crate::types::{FieldEdit, FieldValue, NewBeneficiary, NewSession};
+
+impl Client {
+    /// Records a new help session by the signed-in user; returns its id.
+    pub fn create_session(&self, s: &NewSession) -> Result<Uuid> {
+        let user = self.user().ok_or(Error::NotLoggedIn)?;
+        let fields = [
+            ("centre_id", json!(user.centre_id)),
+            ("volunteer_id", json!(user.id)),
+            ("village_code", json!(s.village_code)),
+            ("help_type", json!(s.help_type)),
+            ("started_at", json!(s.started_at)),
+            ("duration_min", json!(s.duration_min)),
+            ("people_helped", json!(s.people_helped)),
+        ];
+        let optional = [
+            ("outcome", &s.outcome),
+            ("notes", &s.notes),
+            ("follow_up_on", &s.follow_up_on),
+        ];
+        let mut writes: Vec<(String, Json)> =
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        writes.extend(
+            optional
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), json!(v)))),
+        );
+        let id = Uuid::now_v7();
+        self.save(Collection::Sessions, id, writes, true)?;
+        Ok(id)
+    }
+
+    /// Records a new beneficiary in the signed-in user's centre; returns its id.
+    pub fn create_beneficiary(&self, b: &NewBeneficiary) -> Result<Uuid> {
+        let user = self.user().ok_or(Error::NotLoggedIn)?;
+        let mut writes = vec![
+            ("centre_id".to_owned(), json!(user.centre_id)),
+            ("village_code".to_owned(), json!(b.village_code)),
+            ("display_name".to_owned(), json!(b.display_name)),
+            ("consent".to_owned(), json!(b.consent)),
+        ];
+        if let Some(phone) = &b.phone {
+            writes.push(("phone".to_owned(), json!(phone)));
+        }
+        if let Some(year) = b.birth_year {
+            writes.push(("birth_year".to_owned(), json!(year)));
+        }
+        let id = Uuid::now_v7();
+        self.save(Collection::Beneficiaries, id, writes, true)?;
+        Ok(id)
+    }
+
+    /// Writes keys of an existing record (each edit supersedes what this
+    /// device currently shows for that key).
+    pub fn edit(&self, collection: Collection, id: Uuid, edits: &[FieldEdit]) -> Result<()> {
+        let writes = edits
+            .iter()
+            .map(|e| (e.key.clone(), e.value.to_json()))
+            .collect();
+        self.save(collection, id, writes, false)
+    }
+
+    /// Marks a record deleted (records are never removed).
+    pub fn delete(&self, collection: Collection, id: Uuid) -> Result<()> {
+        self.edit(collection, id, &[FieldEdit::new("_deleted", true)])
+    }
+
+    /// Links (or unlinks) a beneficiary to a session.
+    pub fn link_beneficiary(&self, session: Uuid, beneficiary: Uuid, linked: bool) -> Result<()> {
+        let key = Key::member(Field::BeneficiaryIds, beneficiary).to_string();
+        self.edit(
+            Collection::Sessions,
+            session,
+            &[FieldEdit::new(key, linked)],
+        )
+    }
+
+    /// Resolves a conflict on `key` with `value`: the write supersedes every
+    /// current head of the key, so every device shows `value` once it syncs.
+    pub fn resolve(
+        &self,
+        collection: Collection,
+        id: Uuid,
+        key: &str,
+        value: FieldValue,
+    ) -> Result<()> {
+        let state = store::load_state(&self.lock().conn, collection, id)?;
+        let in_conflict = Key::parse(collection, key)
+            .and_then(|(k, _)| state.register(&k))
+            .is_some_and(|r| r.in_conflict());
+        if !in_conflict {
+            return Err(Error::NoConflict {
+                collection: collection.name().to_owned(),
+                id,
+                key: key.to_owned(),
+            });
+        }
+        self.save(
+            collection,
+            id,
+            vec![(key.to_owned(), value.to_json())],
+            false,
+        )
+    }
+
+    /// The one path every local edit takes; see the module docs.
+    fn save(
+        &self,
+        collection: Collection,
+        id: Uuid,
+        writes: Vec<(String, Json)>,
+        create: bool,
+    ) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut guard = self.lock();
+        let local = &mut *guard;
+        let user = local.user.clone().ok_or(Error::NotLoggedIn)?;
+        let mut clock = local.hlc.clone();
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting a save")?;
+        let mut state = store::load_state(&tx, collection, id)?;
+        if !create && state.is_empty() {
+            return Err(Error::NotFound {
+                collection: collection.name().to_owned(),
+                id,
+            });
+        }
+        // Validation's "current year" must not fall back to 1970 when the
+        // phone's clock does: the HLC remembers the latest time seen.
+        let rules = Rules::at(now.max(clock.last().wall_ms()));
+        let hlc = clock.tick(now);
+        let seq = match store::get_meta(&tx, META_NEXT_SEQ)? {
+            Some(s) => s
+                .parse::<u64>()
+                .map_err(|e| Error::Corrupt(format!("next_seq: {e}")))?,
+            None => 1,
+        };
+        let dto = ChangeDto {
+            id: Uuid::now_v7(),
+            device_seq: seq,
+            collection: collection.name().to_owned(),
+            record_id: id,
+            hlc: hlc.to_string(),
+            fields: writes
+                .into_iter()
+                .map(|(k, value)| {
+                    (
+                        k,
+                        WriteDto {
+                            value,
+                            base: Vec::new(),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+            author: None,
+        };
+        let decoded = Change::decode(&dto, user.id, &rules)?;
+        // The base of each write is every head this device shows for the key.
+        let writes = decoded
+            .writes
+            .iter()
+            .map(|w| state.resolve(w.key, w.value.clone()))
+            .collect();
+        let change = Change { writes, ..decoded };
+        check_against_state(&change, Some(&state))?;
+        check_access(&user_principal(&user), &change, &state)?;
+        state.apply(&change);
+        store::save_state(&tx, collection, id, &state)?;
+        let body = serde_json::to_string(&change.to_dto(false))
+            .map_err(|e| Error::Corrupt(format!("cannot encode a change: {e}")))?;
+        store::append_outbox(&tx, seq, change.id, collection, id, &body)?;
+        store::set_meta(&tx, META_NEXT_SEQ, &(seq + 1).to_string())?;
+        store::set_meta(&tx, META_HLC, &clock.last().to_string())?;
+        tx.commit().step("committing a save")?;
+        local.hlc = clock;
+        Ok(())
+    }
+}
+
+fn user_principal(user: &crate::types::UserInfo) -> Principal {
+    Principal {
+        user_id: user.id,
+        role: user.role,
+        centre_id: user.centre_id.clone(),
+    }
+}
+
+/// The server's access rule, checked before queueing so a forbidden edit is
+/// refused at once instead of being rejected at the next sync.
+fn check_access(
+    principal: &Principal,
+    change: &Change,
+    state: &sync_core::RecordState,
+) -> Result<()> {
+    let text = |field| {
+        change
+            .writes
+            .iter()
+            .find(|w| w.key == Key::field(field))
+            .and_then(|w| w.value.as_str().map(str::to_owned))
+    };
+    let centre = text(Field::CentreId);
+    let volunteer = text(Field::VolunteerId);
+    let existing = (!state.is_empty()).then_some(state);
+    // `state` already holds nothing of this change: it is applied after.
+    if principal.may_write(
+        change.collection,
+        existing,
+        centre.as_deref(),
+        volunteer.as_deref(),
+    ) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "a {} may not write this {} record",
+            principal.role, change.collection
+        )))
+    }
+}

@@ -1,0 +1,78 @@
+//! The SDK's typed errors: every failure a caller can see, as an enum to match on.
+
+use sync_core::ChangeError;
+
+/// Everything that can go wrong in an SDK call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The edit breaks a rule of the protocol; nothing was stored.
+    #[error("invalid edit ({code}): {0}", code = .0.code())]
+    Invalid(#[from] ChangeError),
+    /// The signed-in user may not make this edit; nothing was stored.
+    #[error("you may not edit this record: {0}")]
+    Forbidden(String),
+    #[error("no {collection} record {id} on this device")]
+    NotFound { collection: String, id: uuid::Uuid },
+    #[error("`{key}` is not in conflict on {collection} {id}")]
+    NoConflict {
+        collection: String,
+        id: uuid::Uuid,
+        key: String,
+    },
+    #[error("this device is not logged in; log in first")]
+    NotLoggedIn,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// The refresh token was refused (expired, revoked or reused): the user must log in again.
+    #[error("the login has expired or was revoked ({code}); log in again")]
+    LoginRequired { code: String },
+    /// The server answered with an error the SDK cannot retry.
+    #[error("the server refused the request: {status} {code}: {detail}")]
+    Server {
+        status: u16,
+        code: String,
+        detail: String,
+    },
+    /// The network or the server stayed unavailable for every attempt.
+    #[error("the server could not be reached after {attempts} attempts: {reason}")]
+    Unreachable { attempts: u32, reason: String },
+    /// The server answered something that does not follow the protocol.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    #[error("local database error while {step}: {source}")]
+    Database {
+        step: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("local database file is newer than this app (version {found}, this app knows {known}); update the app")]
+    DatabaseTooNew { found: i64, known: i64 },
+    #[error("local data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// Whether the same call may succeed later without the user doing
+    /// anything: the network or the server was unavailable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Unreachable { .. } => true,
+            Error::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds the failing step to a SQLite error.
+pub(crate) trait StepExt<T> {
+    fn step(self, step: &'static str) -> Result<T>;
+}
+
+impl<T> StepExt<T> for rusqlite::Result<T> {
+    fn step(self, step: &'static str) -> Result<T> {
+        self.map_err(|source| Error::Database { step, source })
+    }
+}

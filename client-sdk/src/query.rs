@@ -1,0 +1,162 @@
+//! Reading local state: merged records with their sync status, conflicts,
+//! rejections and the outbox size.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+use sync_core::wire::RecordDto;
+use sync_core::Collection;
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::error::{Error, Result, StepExt};
+use crate::store;
+use crate::types::{Conflict, ConflictHead, FieldValue, Query, Record, RejectedChange, SyncStatus};
+
+impl Client {
+    /// Records of a collection as merged on this device (unsynced edits included).
+    pub fn records(&self, collection: Collection, query: &Query) -> Result<Vec<Record>> {
+        let local = self.lock();
+        let pending = record_ids(&local.conn, "outbox", collection)?;
+        let rejected = record_ids(&local.conn, "rejected", collection)?;
+        let mut out = Vec::new();
+        for json in store::rendered(&local.conn, collection, query.conflicts_only)? {
+            let record = to_record(collection, &json, &pending, &rejected)?;
+            if keep(&record, query) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One record, or `None` when this device has never seen it.
+    pub fn record(&self, collection: Collection, id: Uuid) -> Result<Option<Record>> {
+        let local = self.lock();
+        let Some(json) = store::rendered_one(&local.conn, collection, id)? else {
+            return Ok(None);
+        };
+        let ids = |table| -> Result<HashSet<Uuid>> {
+            let has = store::has_change_for(&local.conn, table, collection, id)?;
+            Ok(if has {
+                HashSet::from([id])
+            } else {
+                HashSet::new()
+            })
+        };
+        let pending = ids(store::Table::Outbox)?;
+        let rejected = ids(store::Table::Rejected)?;
+        to_record(collection, &json, &pending, &rejected).map(Some)
+    }
+
+    /// Where a record stands with the server.
+    pub fn status(&self, collection: Collection, id: Uuid) -> Result<SyncStatus> {
+        let local = self.lock();
+        if store::has_change_for(&local.conn, store::Table::Rejected, collection, id)? {
+            Ok(SyncStatus::Rejected)
+        } else if store::has_change_for(&local.conn, store::Table::Outbox, collection, id)? {
+            Ok(SyncStatus::Pending)
+        } else {
+            Ok(SyncStatus::Synced)
+        }
+    }
+
+    /// Every key in conflict on this device, across both collections.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut out = Vec::new();
+        for collection in Collection::ALL {
+            let query = Query {
+                conflicts_only: true,
+                include_deleted: true,
+                ..Query::default()
+            };
+            for record in self.records(collection, &query)? {
+                out.extend(record.conflicts);
+            }
+        }
+        Ok(out)
+    }
+
+    /// This device's changes the server refused, oldest first.
+    pub fn rejected(&self) -> Result<Vec<RejectedChange>> {
+        store::rejected(&self.lock().conn)
+    }
+
+    /// Removes a rejection from the list once the user has dealt with it.
+    pub fn dismiss_rejected(&self, change_id: Uuid) -> Result<bool> {
+        store::dismiss_rejected(&self.lock().conn, change_id)
+    }
+
+    /// Changes waiting to be pushed.
+    pub fn pending_count(&self) -> Result<u64> {
+        store::outbox_len(&self.lock().conn)
+    }
+}
+
+fn record_ids(conn: &Connection, table: &str, collection: Collection) -> Result<HashSet<Uuid>> {
+    let sql = format!("SELECT DISTINCT \"record_id\" FROM \"{table}\" WHERE \"collection\" = ?1");
+    let mut stmt = conn.prepare_cached(&sql).step("reading sync status")?;
+    let rows = stmt
+        .query_map([collection.name()], |r| r.get::<_, String>(0))
+        .step("reading sync status")?;
+    let mut out = HashSet::new();
+    for row in rows {
+        let id = row.step("reading sync status")?;
+        out.insert(Uuid::parse_str(&id).map_err(|e| Error::Corrupt(format!("record id: {e}")))?);
+    }
+    Ok(out)
+}
+
+fn to_record(
+    collection: Collection,
+    json: &str,
+    pending: &HashSet<Uuid>,
+    rejected: &HashSet<Uuid>,
+) -> Result<Record> {
+    let dto: RecordDto =
+        serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+    let status = if rejected.contains(&dto.id) {
+        SyncStatus::Rejected
+    } else if pending.contains(&dto.id) {
+        SyncStatus::Pending
+    } else {
+        SyncStatus::Synced
+    };
+    let conflicts = dto
+        .conflicts
+        .iter()
+        .map(|c| Conflict {
+            collection,
+            record_id: dto.id,
+            key: c.key.clone(),
+            heads: c
+                .heads
+                .iter()
+                .map(|h| ConflictHead {
+                    value: FieldValue::from_json(&h.value),
+                    hlc: h.hlc.to_string(),
+                    author: h.author,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Record {
+        id: dto.id,
+        collection,
+        centre_id: dto.centre_id,
+        fields: dto.fields,
+        deleted: dto.deleted,
+        conflicts,
+        version: dto.version.map(|v| v.to_string()),
+        status,
+    })
+}
+
+fn keep(record: &Record, query: &Query) -> bool {
+    let text_is = |key: &str, want: &Option<String>| {
+        want.as_deref().is_none_or(|w| record.text(key) == Some(w))
+    };
+    (query.include_deleted || !record.deleted)
+        && text_is("village_code", &query.village_code)
+        && text_is("volunteer_id", &query.volunteer_id.map(|v| v.to_string()))
+        && query.status.is_none_or(|s| s == record.status)
+}

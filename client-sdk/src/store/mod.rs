@@ -1,0 +1,321 @@
+//! The device's SQLite store: schema migrations and every SQL statement the SDK runs.
+//!
+//! One row per record holds the `sync_core::codec` blob and the rendered JSON;
+//! the outbox holds unsent changes in `device_seq` order; `meta` holds the
+//! device id, the persisted HLC, the next `device_seq`, the pull cursor, the
+//! tokens and the signed-in user. Every function takes a `&Connection` so
+//! callers can group them in one transaction.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sync_core::{codec, Collection, RecordState};
+use uuid::Uuid;
+
+use crate::error::{Error, Result, StepExt};
+use crate::types::RejectedChange;
+
+/// The migrations, in order; `PRAGMA user_version` counts how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+
+/// Opens (creating if needed) and migrates the database at `path`.
+pub fn open(path: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(path).step("opening the database")?;
+    // WAL lets readers run beside the writer; FULL makes every commit durable
+    // before a save returns, which is what the app promises the volunteer.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .step("enabling WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .step("setting synchronous")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .step("setting busy timeout")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .step("reading the schema version")?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(Error::DatabaseTooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().step("starting a migration")?;
+        tx.execute_batch(sql).step("running a migration")?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .step("recording the schema version")?;
+        tx.commit().step("committing a migration")?;
+    }
+    Ok(())
+}
+
+pub fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT \"value\" FROM \"meta\" WHERE \"key\" = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .step("reading settings")
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO \"meta\" (\"key\", \"value\") VALUES (?1, ?2)
+         ON CONFLICT (\"key\") DO UPDATE SET \"value\" = excluded.\"value\"",
+    )
+    .and_then(|mut s| s.execute([key, value]))
+    .step("writing settings")?;
+    Ok(())
+}
+
+pub fn delete_meta(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM \"meta\" WHERE \"key\" = ?1", [key])
+        .step("clearing settings")?;
+    Ok(())
+}
+
+/// The merge state of a record, empty when this device has never seen it.
+pub fn load_state(conn: &Connection, collection: Collection, id: Uuid) -> Result<RecordState> {
+    let blob: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT \"state\" FROM \"records\" WHERE \"collection\" = ?1 AND \"id\" = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![collection.name(), id.to_string()], |r| r.get(0))
+                .optional()
+        })
+        .step("reading a record")?;
+    match blob {
+        Some(bytes) => codec::decode(&bytes)
+            .map_err(|e| Error::Corrupt(format!("record {collection}/{id}: {e}"))),
+        None => Ok(RecordState::new()),
+    }
+}
+
+/// Writes a record's state and its rendering.
+pub fn save_state(
+    conn: &Connection,
+    collection: Collection,
+    id: Uuid,
+    state: &RecordState,
+) -> Result<()> {
+    let rendered = state.render(collection, id);
+    let json = serde_json::to_string(&rendered)
+        .map_err(|e| Error::Corrupt(format!("cannot render {collection}/{id}: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO \"records\" (\"collection\", \"id\", \"state\", \"rendered\", \"deleted\", \"conflicts\")
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (\"collection\", \"id\") DO UPDATE SET \"state\" = excluded.\"state\",
+           \"rendered\" = excluded.\"rendered\", \"deleted\" = excluded.\"deleted\",
+           \"conflicts\" = excluded.\"conflicts\"",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            collection.name(),
+            id.to_string(),
+            codec::encode(state),
+            json,
+            rendered.deleted,
+            rendered.conflicts.len() as i64
+        ])
+    })
+    .step("writing a record")?;
+    Ok(())
+}
+
+/// Rendered records of a collection (JSON text), optionally only those in conflict.
+pub fn rendered(
+    conn: &Connection,
+    collection: Collection,
+    conflicts_only: bool,
+) -> Result<Vec<String>> {
+    let sql = if conflicts_only {
+        "SELECT \"rendered\" FROM \"records\" WHERE \"collection\" = ?1 AND \"conflicts\" > 0 ORDER BY \"id\""
+    } else {
+        "SELECT \"rendered\" FROM \"records\" WHERE \"collection\" = ?1 ORDER BY \"id\""
+    };
+    let mut stmt = conn.prepare_cached(sql).step("listing records")?;
+    let rows = stmt
+        .query_map([collection.name()], |r| r.get(0))
+        .step("listing records")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .step("listing records")
+}
+
+pub fn rendered_one(conn: &Connection, collection: Collection, id: Uuid) -> Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT \"rendered\" FROM \"records\" WHERE \"collection\" = ?1 AND \"id\" = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![collection.name(), id.to_string()], |r| r.get(0))
+            .optional()
+    })
+    .step("reading a record")
+}
+
+/// A change waiting to be pushed.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub device_seq: u64,
+    pub body: String,
+}
+
+pub fn append_outbox(
+    conn: &Connection,
+    seq: u64,
+    change_id: Uuid,
+    collection: Collection,
+    record_id: Uuid,
+    body: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO \"outbox\" (\"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\")
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            seq as i64,
+            change_id.to_string(),
+            collection.name(),
+            record_id.to_string(),
+            body
+        ])
+    })
+    .step("appending to the outbox")?;
+    Ok(())
+}
+
+/// The oldest `limit` changes of the outbox.
+pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<Outgoing>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT \"device_seq\", \"body\" FROM \"outbox\" ORDER BY \"device_seq\" LIMIT ?1",
+        )
+        .step("reading the outbox")?;
+    let rows = stmt
+        .query_map([limit as i64], |r| {
+            Ok(Outgoing {
+                device_seq: r.get::<_, i64>(0)? as u64,
+                body: r.get(1)?,
+            })
+        })
+        .step("reading the outbox")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .step("reading the outbox")
+}
+
+pub fn outbox_len(conn: &Connection) -> Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM \"outbox\"", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .step("counting the outbox")
+}
+
+/// Moves a change the server rejected from the outbox to `rejected`.
+pub fn reject(conn: &Connection, seq: u64, code: &str, detail: &str) -> Result<bool> {
+    let moved = conn
+        .prepare_cached(
+            "INSERT OR REPLACE INTO \"rejected\" (\"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\", \"body\")
+             SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", ?2, ?3, \"body\"
+             FROM \"outbox\" WHERE \"device_seq\" = ?1",
+        )
+        .and_then(|mut s| s.execute(params![seq as i64, code, detail]))
+        .step("recording a rejection")?;
+    Ok(moved > 0)
+}
+
+/// Drops every change up to `acked_seq` from the outbox.
+pub fn ack_through(conn: &Connection, acked_seq: u64) -> Result<u64> {
+    conn.execute(
+        "DELETE FROM \"outbox\" WHERE \"device_seq\" <= ?1",
+        [acked_seq as i64],
+    )
+    .map(|n| n as u64)
+    .step("acknowledging the outbox")
+}
+
+pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\"
+             FROM \"rejected\" ORDER BY \"device_seq\"",
+        )
+        .step("listing rejections")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .step("listing rejections")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, id, collection, record, code, detail) = row.step("listing rejections")?;
+        let uuid =
+            |s: &str| Uuid::parse_str(s).map_err(|e| Error::Corrupt(format!("rejection: {e}")));
+        out.push(RejectedChange {
+            change_id: uuid(&id)?,
+            device_seq: seq as u64,
+            collection,
+            record_id: uuid(&record)?,
+            code,
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+pub fn dismiss_rejected(conn: &Connection, change_id: Uuid) -> Result<bool> {
+    conn.execute(
+        "DELETE FROM \"rejected\" WHERE \"change_id\" = ?1",
+        [change_id.to_string()],
+    )
+    .map(|n| n > 0)
+    .step("dismissing a rejection")
+}
+
+/// Whether `table` (`outbox` or `rejected`) holds a change of the record.
+pub fn has_change_for(
+    conn: &Connection,
+    table: Table,
+    collection: Collection,
+    id: Uuid,
+) -> Result<bool> {
+    let sql = match table {
+        Table::Outbox => "SELECT EXISTS (SELECT 1 FROM \"outbox\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2)",
+        Table::Rejected => "SELECT EXISTS (SELECT 1 FROM \"rejected\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2)",
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params![collection.name(), id.to_string()], |r| r.get(0)))
+        .step("reading sync status")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Outbox,
+    Rejected,
+}
+
+/// Keeps a pulled change this SDK cannot decode, instead of dropping it.
+pub fn keep_unreadable(
+    conn: &Connection,
+    change_id: &str,
+    code: &str,
+    detail: &str,
+    body: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO \"unreadable\" (\"change_id\", \"code\", \"detail\", \"body\") VALUES (?1, ?2, ?3, ?4)",
+        [change_id, code, detail, body],
+    )
+    .step("keeping an unreadable change")?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The sync loop: push the outbox in batches, then pull pages until caught up.
+//!
+//! Each step commits on its own, so an interruption anywhere loses nothing:
+//! the outbox is trimmed only up to the server's `acked_seq` (a resent batch
+//! comes back as `duplicate`), and a pulled page is applied together with its
+//! cursor (a page pulled twice merges to the same state anyway).
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use sync_core::{
+    Change, ChangeDto, Collection, PullResponse, PushResponse, PushStatus, RecordState, Rules,
+};
+use uuid::Uuid;
+
+use crate::client::{Client, META_CURSOR, META_HLC};
+use crate::error::{Error, Result, StepExt};
+use crate::http::Meter;
+use crate::store;
+use crate::types::{SyncOptions, SyncReport};
+
+/// Pulled changes were validated by the server when they were pushed; the
+/// device does not re-judge them by its own idea of the current year.
+const PULL_RULES: Rules = Rules { current_year: 9999 };
+
+impl Client {
+    /// Pushes every pending change, then pulls everything new.
+    pub fn sync(&self) -> Result<SyncReport> {
+        self.sync_with(&SyncOptions::default(), &mut |_| {})
+    }
+
+    /// [`Client::sync`] with a byte budget, calling `progress` after every
+    /// batch and page with the running report.
+    pub fn sync_with(
+        &self,
+        options: &SyncOptions,
+        progress: &mut dyn FnMut(&SyncReport),
+    ) -> Result<SyncReport> {
+        let _one_sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut report = SyncReport::default();
+        let mut meter = Meter::default();
+        let spent = |m: &Meter| options.byte_budget.is_some_and(|b| m.total() >= b);
+        let mut batch_size = self.http.config().batch_size.clamp(1, 1000);
+        let mut done_pushing = false;
+        while !done_pushing {
+            if spent(&meter) {
+                report.budget_exhausted = true;
+                break;
+            }
+            match self.push_batch(batch_size, &mut meter, &mut report)? {
+                Pushed::Nothing => done_pushing = true,
+                Pushed::Batch => {}
+                Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
+            }
+            report.bytes_sent = meter.sent;
+            report.bytes_received = meter.received;
+            progress(&report);
+        }
+        if done_pushing {
+            loop {
+                if spent(&meter) {
+                    report.budget_exhausted = true;
+                    break;
+                }
+                let more = self.pull_page(&mut meter, &mut report)?;
+                report.bytes_sent = meter.sent;
+                report.bytes_received = meter.received;
+                progress(&report);
+                if !more {
+                    break;
+                }
+            }
+        }
+        let local = self.lock();
+        report.pending = store::outbox_len(&local.conn)?;
+        report.conflicts = local
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(\"conflicts\"), 0) FROM \"records\"",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .step("counting conflicts")? as u64;
+        Ok(report)
+    }
+
+    fn push_batch(
+        &self,
+        size: usize,
+        meter: &mut Meter,
+        report: &mut SyncReport,
+    ) -> Result<Pushed> {
+        let (batch, device_id) = {
+            let local = self.lock();
+            (store::outbox_batch(&local.conn, size)?, local.device_id)
+        };
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            return Ok(Pushed::Nothing);
+        };
+        let (first_seq, last_seq) = (first.device_seq, last.device_seq);
+        // The stored bodies are already wire JSON: join them rather than re-encode.
+        let device_time = chrono::DateTime::from_timestamp_millis(self.clock.now_ms() as i64)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut body = format!(
+            "{{\"device_id\":\"{device_id}\",\"device_time\":\"{device_time}\",\"changes\":["
+        );
+        for (i, change) in batch.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&change.body);
+        }
+        body.push_str("]}");
+        let response = self.call(
+            Method::POST,
+            "/v1/sync/push",
+            Some(body.into_bytes()),
+            "application/json",
+            meter,
+        )?;
+        if response.status == StatusCode::PAYLOAD_TOO_LARGE && batch.len() > 1 {
+            return Ok(Pushed::TooLarge);
+        }
+        if response.status != StatusCode::OK {
+            return Err(response.into_error());
+        }
+        let answer: PushResponse = response.json()?;
+        report.pushed += batch.len() as u64;
+        if answer.acked_seq < first_seq {
+            // The server holds a gap before this batch: resending cannot help.
+            let why = answer
+                .results
+                .first()
+                .and_then(|r| r.code.clone())
+                .unwrap_or_default();
+            return Err(Error::Protocol(format!(
+                "the server acknowledged up to {} but the outbox starts at {first_seq} ({why}); the device is out of step",
+                answer.acked_seq
+            )));
+        }
+        let seqs: HashMap<Uuid, u64> = batch
+            .iter()
+            .filter_map(|c| {
+                serde_json::from_str::<ChangeDto>(&c.body)
+                    .ok()
+                    .map(|d| (d.id, d.device_seq))
+            })
+            .collect();
+        let now = self.clock.now_ms();
+        let mut guard = self.lock();
+        let local = &mut *guard;
+        let mut clock = local.hlc.clone();
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting to record a push")?;
+        for result in &answer.results {
+            let Some(&seq) = seqs.get(&result.id) else {
+                continue;
+            };
+            if result.status == PushStatus::Rejected && seq <= answer.acked_seq {
+                let code = result.code.as_deref().unwrap_or("rejected");
+                let detail = result.detail.as_deref().unwrap_or("");
+                if store::reject(&tx, seq, code, detail)? {
+                    report.rejected += 1;
+                }
+            }
+        }
+        report.acked += store::ack_through(&tx, answer.acked_seq.min(last_seq))?;
+        if clock.observe(answer.server_hlc, now) != sync_core::Observed::Advanced {
+            report.skewed_clocks += 1;
+        }
+        store::set_meta(&tx, META_HLC, &clock.last().to_string())?;
+        tx.commit().step("recording a push")?;
+        local.hlc = clock;
+        Ok(Pushed::Batch)
+    }
+
+    /// Pulls one page and applies it with its cursor; returns whether more wait.
+    fn pull_page(&self, meter: &mut Meter, report: &mut SyncReport) -> Result<bool> {
+        let cursor = store::get_meta(&self.lock().conn, META_CURSOR)?.unwrap_or_default();
+        let limit = self.http.config().pull_limit.clamp(1, 1000);
+        let path = format!(
+            "/v1/sync/pull?cursor={}&limit={limit}",
+            encode_query(&cursor)
+        );
+        let response = self.call(Method::GET, &path, None, "application/json", meter)?;
+        if response.status != StatusCode::OK {
+            return Err(response.into_error());
+        }
+        let page: PullResponse = response.json()?;
+        let now = self.clock.now_ms();
+        let mut guard = self.lock();
+        let local = &mut *guard;
+        let mut clock = local.hlc.clone();
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting to apply a page")?;
+        let mut touched: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
+        for dto in &page.changes {
+            let decoded = match dto.author {
+                Some(author) => {
+                    Change::decode(dto, author, &PULL_RULES).map_err(|e| (e.code(), e.to_string()))
+                }
+                None => Err(("missing_author", "a pulled change has no author".to_owned())),
+            };
+            let change = match decoded {
+                Ok(c) => c,
+                Err((code, detail)) => {
+                    let body = serde_json::to_string(dto).unwrap_or_default();
+                    store::keep_unreadable(&tx, &dto.id.to_string(), code, &detail, &body)?;
+                    continue;
+                }
+            };
+            let key = (change.collection, change.record_id);
+            let state = match touched.entry(key) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(store::load_state(&tx, key.0, key.1)?),
+            };
+            state.apply(&change);
+            if clock.observe(change.hlc, now) != sync_core::Observed::Advanced {
+                report.skewed_clocks += 1;
+            }
+            report.pulled += 1;
+        }
+        for ((collection, id), state) in &touched {
+            store::save_state(&tx, *collection, *id, state)?;
+        }
+        store::set_meta(&tx, META_CURSOR, &page.cursor)?;
+        store::set_meta(&tx, META_HLC, &clock.last().to_string())?;
+        tx.commit().step("applying a page")?;
+        local.hlc = clock;
+        Ok(page.has_more)
+    }
+}
+
+enum Pushed {
+    Nothing,
+    Batch,
+    TooLarge,
+}
+
+/// Percent-encodes a query value (the cursor is opaque to the device).
+pub(crate) fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,218 @@
+//! The plain public types of the SDK's API: inputs, records, conflicts, reports.
+//!
+//! They hold only strings, numbers, UUIDs and small enums so that generated
+//! Kotlin and Swift bindings can carry them as they are.
+
+use uuid::Uuid;
+
+pub use sync_core::Collection;
+
+/// A scalar a key can hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+impl FieldValue {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            FieldValue::Null => serde_json::Value::Null,
+            FieldValue::Bool(b) => serde_json::Value::Bool(*b),
+            FieldValue::Int(i) => serde_json::Value::from(*i),
+            FieldValue::Text(s) => serde_json::Value::String(s.clone()),
+        }
+    }
+
+    pub(crate) fn from_json(v: &serde_json::Value) -> FieldValue {
+        match v {
+            serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+            serde_json::Value::Number(n) => n.as_i64().map_or(FieldValue::Null, FieldValue::Int),
+            serde_json::Value::String(s) => FieldValue::Text(s.clone()),
+            _ => FieldValue::Null,
+        }
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::Text(s.to_owned())
+    }
+}
+
+impl From<i64> for FieldValue {
+    fn from(i: i64) -> Self {
+        FieldValue::Int(i)
+    }
+}
+
+impl From<bool> for FieldValue {
+    fn from(b: bool) -> Self {
+        FieldValue::Bool(b)
+    }
+}
+
+/// One key to write: a field name such as `notes`, or a set member such as
+/// `beneficiary_ids/<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldEdit {
+    pub key: String,
+    pub value: FieldValue,
+}
+
+impl FieldEdit {
+    pub fn new(key: impl Into<String>, value: impl Into<FieldValue>) -> FieldEdit {
+        FieldEdit {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A new help session; the centre and volunteer are the signed-in user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub village_code: String,
+    pub help_type: String,
+    /// RFC 3339, e.g. `2026-11-28T09:30:00+07:00`.
+    pub started_at: String,
+    pub duration_min: i64,
+    pub people_helped: i64,
+    pub outcome: Option<String>,
+    pub notes: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub follow_up_on: Option<String>,
+}
+
+/// A new beneficiary in the signed-in user's centre.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBeneficiary {
+    pub village_code: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub birth_year: Option<i64>,
+    /// The person agreed to have their data recorded (must be true).
+    pub consent: bool,
+}
+
+/// Where a record stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncStatus {
+    /// Every local edit has been acknowledged by the server.
+    Synced,
+    /// Some local edits wait in the outbox.
+    Pending,
+    /// The server rejected one of this device's edits; see [`crate::Client::rejected`].
+    Rejected,
+}
+
+/// A merged record as this device sees it, unsynced edits included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: Uuid,
+    pub collection: Collection,
+    pub centre_id: Option<String>,
+    /// Winning values by key; set fields are lists of member ids.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub deleted: bool,
+    pub conflicts: Vec<Conflict>,
+    /// The greatest HLC merged into the record.
+    pub version: Option<String>,
+    pub status: SyncStatus,
+}
+
+impl Record {
+    /// The text value of a field, if it has one.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(serde_json::Value::as_str)
+    }
+}
+
+/// A key whose concurrent writes hold different values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub collection: Collection,
+    pub record_id: Uuid,
+    pub key: String,
+    /// Every head, the shown winner first.
+    pub heads: Vec<ConflictHead>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictHead {
+    pub value: FieldValue,
+    pub hlc: String,
+    pub author: Uuid,
+}
+
+/// One of this device's changes that the server refused, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedChange {
+    pub change_id: Uuid,
+    pub device_seq: u64,
+    pub collection: String,
+    pub record_id: Uuid,
+    /// The stable rejection code, e.g. `out_of_range`.
+    pub code: String,
+    pub detail: String,
+}
+
+/// Filters for [`crate::Client::records`]; the default lists every live record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    pub village_code: Option<String>,
+    pub volunteer_id: Option<Uuid>,
+    pub include_deleted: bool,
+    pub conflicts_only: bool,
+    pub status: Option<SyncStatus>,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: Uuid,
+    pub username: String,
+    pub role: sync_core::Role,
+    pub centre_id: Option<String>,
+}
+
+/// What one [`crate::Client::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Changes sent (resends after a lost answer count again).
+    pub pushed: u64,
+    /// Changes the server acknowledged as stored (applied, duplicate or rejected).
+    pub acked: u64,
+    /// Changes the server rejected in this sync.
+    pub rejected: u64,
+    /// Changes received from other devices.
+    pub pulled: u64,
+    /// Keys in conflict on this device after the sync.
+    pub conflicts: u64,
+    /// Request body bytes as sent (compressed when gzip is on).
+    pub bytes_sent: u64,
+    /// Response body bytes as received (compressed when gzip is on).
+    pub bytes_received: u64,
+    /// Pulled changes whose clock was too far ahead to move this device's clock.
+    pub skewed_clocks: u64,
+    /// True when the byte budget ran out before everything was exchanged.
+    pub budget_exhausted: bool,
+    /// Changes still in the outbox after the sync.
+    pub pending: u64,
+}
+
+/// Options for one sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Stop cleanly between batches once this many bytes went both ways.
+    pub byte_budget: Option<u64>,
+}
+
+/// Managers' export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}

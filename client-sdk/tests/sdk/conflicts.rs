@@ -1,0 +1,77 @@
+//! A concurrent edit shows the same conflict on every device, and one
+//! resolution clears it everywhere (the server included).
+
+use client_sdk::{Collection, Error, FieldEdit, FieldValue};
+
+use crate::support::{new_session, sync_ok, World};
+
+#[test]
+fn a_conflict_shows_on_every_device_and_one_resolution_clears_it_everywhere() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let (a, m) = (world.device(&vol), world.device(&boss));
+    let session = a.create_session(&new_session("เดิม")).unwrap();
+    sync_ok(&a);
+    sync_ok(&m);
+
+    a.edit(
+        Collection::Sessions,
+        session,
+        &[FieldEdit::new("notes", "จากอาสา")],
+    )
+    .unwrap();
+    m.edit(
+        Collection::Sessions,
+        session,
+        &[FieldEdit::new("notes", "จากผู้จัดการ")],
+    )
+    .unwrap();
+    sync_ok(&a);
+    let report = sync_ok(&m);
+    assert_eq!(report.conflicts, 1);
+    sync_ok(&a);
+
+    let on_a = a.conflicts().unwrap();
+    let on_m = m.conflicts().unwrap();
+    assert_eq!(on_a.len(), 1);
+    assert_eq!(on_a, on_m);
+    assert_eq!(on_a[0].key, "notes");
+    assert_eq!(on_a[0].heads.len(), 2);
+    let server = world
+        .rt
+        .block_on(world.app.record(&boss.raw, "sessions", session));
+    let server: serde_json::Value = world.rt.block_on(server.json()).unwrap();
+    assert_eq!(server["conflicts"].as_array().unwrap().len(), 1);
+
+    // Resolving a key that is not in conflict is a typed error.
+    let err = m
+        .resolve(
+            Collection::Sessions,
+            session,
+            "duration_min",
+            FieldValue::Int(5),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::NoConflict { .. }), "{err}");
+
+    m.resolve(
+        Collection::Sessions,
+        session,
+        "notes",
+        FieldValue::Text("ตกลงกันแล้ว".into()),
+    )
+    .unwrap();
+    assert!(m.conflicts().unwrap().is_empty());
+    sync_ok(&m);
+    sync_ok(&a);
+    assert!(a.conflicts().unwrap().is_empty());
+    let record = a.record(Collection::Sessions, session).unwrap().unwrap();
+    assert_eq!(record.text("notes"), Some("ตกลงกันแล้ว"));
+    let server = world
+        .rt
+        .block_on(world.app.record(&boss.raw, "sessions", session));
+    let server: serde_json::Value = world.rt.block_on(server.json()).unwrap();
+    assert_eq!(server["conflicts"], serde_json::json!([]));
+    assert_eq!(server["fields"]["notes"], "ตกลงกันแล้ว");
+}

@@ -1,0 +1,121 @@
+//! Local edits: invalid input is a typed error and stores nothing; valid
+//! edits are merged locally at once and counted as pending; the client can be
+//! shared between threads.
+
+use std::sync::Arc;
+
+use client_sdk::{ChangeError, Collection, Error, FieldEdit, Query, SyncStatus};
+
+use crate::support::{new_beneficiary, new_session, sync_ok, World};
+
+#[test]
+fn invalid_edits_are_typed_errors_and_store_nothing() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let a = world.device(&vol);
+    let mut bad = new_session("x");
+    bad.village_code = "123".into();
+    let err = a.create_session(&bad).unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.code() == "invalid_value"),
+        "{err}"
+    );
+    let mut no_consent = new_beneficiary("ไม่ยินยอม");
+    no_consent.consent = false;
+    let err = a.create_beneficiary(&no_consent).unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ChangeError::ConsentRequired)),
+        "{err}"
+    );
+    let id = a.create_session(&new_session("ok")).unwrap();
+    for (key, value) in [
+        ("duration_min", 0.into()),
+        ("colour", "red".into()),
+        ("centre_id", "C0002".into()),
+    ] {
+        let err = a
+            .edit(
+                Collection::Sessions,
+                id,
+                &[FieldEdit {
+                    key: key.into(),
+                    value,
+                }],
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{key}: {err}");
+    }
+    let missing = uuid::Uuid::now_v7();
+    let err = a.delete(Collection::Sessions, missing).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(
+        a.pending_count().unwrap(),
+        1,
+        "only the valid create is queued"
+    );
+    let record = a.record(Collection::Sessions, id).unwrap().unwrap();
+    assert_eq!(record.status, SyncStatus::Pending);
+    assert_eq!(record.fields["duration_min"], 30);
+}
+
+#[test]
+fn queries_filter_local_records_including_unsynced_edits() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let a = world.device(&vol);
+    let kept = a.create_session(&new_session("เก็บ")).unwrap();
+    let mut elsewhere = new_session("หมู่บ้านอื่น");
+    elsewhere.village_code = "50019999".into();
+    a.create_session(&elsewhere).unwrap();
+    let gone = a.create_session(&new_session("ลบ")).unwrap();
+    a.delete(Collection::Sessions, gone).unwrap();
+    let village = Query {
+        village_code: Some("50010203".into()),
+        ..Query::default()
+    };
+    let found = a.records(Collection::Sessions, &village).unwrap();
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![kept]);
+    let all = Query {
+        include_deleted: true,
+        ..Query::default()
+    };
+    assert_eq!(a.records(Collection::Sessions, &all).unwrap().len(), 3);
+    sync_ok(&a);
+    let synced = Query {
+        status: Some(SyncStatus::Synced),
+        ..Query::default()
+    };
+    assert_eq!(a.records(Collection::Sessions, &synced).unwrap().len(), 2);
+}
+
+#[test]
+fn the_client_can_be_shared_between_threads_saving_while_syncing() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let a = Arc::new(world.device(&vol));
+    let writers: Vec<_> = (0..3)
+        .map(|t| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    a.create_session(&new_session(&format!("{t}-{i}"))).unwrap();
+                }
+            })
+        })
+        .collect();
+    let syncer = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            for _ in 0..3 {
+                a.sync().unwrap();
+            }
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    syncer.join().unwrap();
+    sync_ok(&a);
+    assert_eq!(world.server_changes(&boss).len(), 30);
+}

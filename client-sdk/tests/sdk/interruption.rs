@@ -1,0 +1,165 @@
+//! Interrupted syncs: a link cut mid-response, and a database closed between
+//! two halves of a sync. Nothing is lost and nothing is applied twice.
+
+use std::collections::HashSet;
+
+use std::time::{Duration, Instant};
+
+use client_sdk::{Client, Collection, Config, Error, Query, SyncOptions};
+
+use crate::proxy::Proxy;
+use crate::support::{new_session, sync_ok, view, World};
+
+fn distinct_ids(changes: &[serde_json::Value]) -> usize {
+    changes
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[test]
+fn a_connection_cut_mid_response_then_a_resync_applies_everything_exactly_once() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let proxy = Proxy::start(&world.app.base);
+    // One attempt per request, so the cut surfaces as an error and the
+    // recovery happens in the next sync() call.
+    let config = Config {
+        max_attempts: 1,
+        batch_size: 50,
+        pull_limit: 25,
+        ..world.config_for(&proxy.url)
+    };
+    let a = world.device_with(&vol, world.new_db(), config.clone(), None);
+    let sessions: Vec<_> = (0..30)
+        .map(|i| {
+            a.create_session(&new_session(&format!("ครั้งที่ {i}")))
+                .unwrap()
+        })
+        .collect();
+
+    // The push answer is cut after 40 bytes: the server has committed the batch.
+    proxy.cut_next_response_after(40);
+    let err = a.sync().unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(
+        a.pending_count().unwrap(),
+        30,
+        "nothing acked without an answer"
+    );
+    let report = sync_ok(&a);
+    assert_eq!(report.acked, 30);
+    let on_server = world.server_changes(&boss);
+    assert_eq!(on_server.len(), 30, "each change stored once");
+    assert_eq!(distinct_ids(&on_server), 30);
+
+    // A new device pulls through the proxy; its first page is cut mid-body.
+    let m = world.device_with(&boss, world.new_db(), config, None);
+    proxy.cut_next_response_after(600);
+    let err = m.sync().unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    assert_eq!(proxy.cuts(), 2);
+    let none = m.records(Collection::Sessions, &Query::default()).unwrap();
+    assert!(
+        none.is_empty(),
+        "a cut page is not applied, its cursor not stored"
+    );
+    let report = sync_ok(&m);
+    assert_eq!(report.pulled, 30, "the page is pulled again, once");
+    let records = m.records(Collection::Sessions, &Query::default()).unwrap();
+    assert_eq!(records.len(), 30);
+    assert_eq!(
+        view(&m, Collection::Sessions),
+        view(&a, Collection::Sessions)
+    );
+    for id in sessions {
+        assert!(m.record(Collection::Sessions, id).unwrap().is_some());
+    }
+}
+
+#[test]
+fn reopening_the_database_between_two_halves_of_a_sync_resumes_it() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let small = Config {
+        batch_size: 4,
+        pull_limit: 4,
+        ..world.config()
+    };
+    let budget = SyncOptions {
+        byte_budget: Some(1),
+    };
+    let db_a = world.new_db();
+    let a = world.device_with(&vol, db_a.clone(), small.clone(), None);
+    for i in 0..10 {
+        a.create_session(&new_session(&format!("บันทึก {i}")))
+            .unwrap();
+    }
+    let first = a.sync_with(&budget, &mut |_| {}).unwrap();
+    assert!(first.budget_exhausted);
+    assert_eq!((first.acked, first.pending, first.pulled), (4, 6, 0));
+    drop(a);
+
+    let a = Client::open(&db_a, small.clone()).unwrap();
+    assert_eq!(a.pending_count().unwrap(), 6);
+    let second = sync_ok(&a);
+    assert_eq!(second.acked, 6);
+    assert_eq!(world.server_changes(&boss).len(), 10);
+
+    let db_m = world.new_db();
+    let m = world.device_with(&boss, db_m.clone(), small.clone(), None);
+    let first = m.sync_with(&budget, &mut |_| {}).unwrap();
+    assert!(first.budget_exhausted);
+    assert_eq!(first.pulled, 4);
+    drop(m);
+    let m = Client::open(&db_m, small).unwrap();
+    let second = sync_ok(&m);
+    assert_eq!(second.pulled, 6, "resumes after the stored cursor");
+    assert_eq!(
+        view(&m, Collection::Sessions),
+        view(&a, Collection::Sessions)
+    );
+}
+
+const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const BROKEN: &str =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn server_errors_are_retried_with_backoff_honouring_retry_after_up_to_a_bound() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let proxy = Proxy::start(&world.app.base);
+    let config = Config {
+        max_attempts: 3,
+        backoff_max_ms: 5_000,
+        ..world.config_for(&proxy.url)
+    };
+    let a = world.device_with(&vol, world.new_db(), config, None);
+    a.create_session(&new_session("ลองใหม่")).unwrap();
+
+    // A 503 asking for one second, then a 500: the third attempt goes through.
+    proxy.answer_next_requests_with(&[UNAVAILABLE, BROKEN]);
+    let start = Instant::now();
+    let report = sync_ok(&a);
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After"
+    );
+    assert_eq!((proxy.canned_sent(), report.acked), (2, 1));
+
+    // Three failures in a row exhaust the attempts: the last answer as a typed,
+    // retryable error, and nothing lost.
+    a.create_session(&new_session("ไม่สำเร็จ")).unwrap();
+    proxy.answer_next_requests_with(&[BROKEN, BROKEN, BROKEN]);
+    let err = a.sync().unwrap_err();
+    assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(proxy.canned_sent(), 5);
+    assert_eq!(a.pending_count().unwrap(), 1);
+    assert_eq!(sync_ok(&a).acked, 1);
+}
