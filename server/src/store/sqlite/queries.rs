@@ -33,6 +33,28 @@ fn limit_col(n: usize) -> Sql {
     Sql::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// Runs a `SELECT <order column>, <text>` query ordered by its first column,
+/// returning at most `limit` rows and whether more follow.
+fn page(
+    c: &Connection,
+    mut sql: String,
+    mut params: Vec<Sql>,
+    order: &str,
+    limit: usize,
+) -> Result<(Vec<(i64, String)>, bool), StoreError> {
+    sql.push_str(&format!(" ORDER BY \"{order}\" LIMIT ?"));
+    params.push(limit_col(limit + 1));
+    let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+    let mut rows: Vec<(i64, String)> = stmt
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, has_more))
+}
+
 pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError> {
     let tx = c.unchecked_transaction().map_err(map_err)?;
     // Read the end of the log first, in the same snapshot as the page, so the
@@ -63,16 +85,7 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
         Sql::Integer(exclude),
     ];
     scope_filter(&q.scope, &mut sql, &mut params);
-    sql.push_str(" ORDER BY \"seq\" LIMIT ?");
-    params.push(limit_col(q.limit + 1));
-    let mut stmt = tx.prepare_cached(&sql).map_err(map_err)?;
-    let mut rows: Vec<(i64, String)> = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
-    let has_more = rows.len() > q.limit;
-    rows.truncate(q.limit);
+    let (rows, has_more) = page(&tx, sql, params, "seq", q.limit)?;
     let next_after_seq = if has_more {
         rows.last().map_or(q.after_seq, |(seq, _)| *seq)
     } else {
@@ -110,16 +123,7 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
     if q.exclude_deleted {
         sql.push_str(" AND \"deleted\" = 0");
     }
-    sql.push_str(" ORDER BY \"key\" LIMIT ?");
-    params.push(limit_col(q.limit + 1));
-    let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-    let mut rows: Vec<(i64, String)> = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
-    let has_more = rows.len() > q.limit;
-    rows.truncate(q.limit);
+    let (rows, has_more) = page(c, sql, params, "key", q.limit)?;
     let next_after_key = if has_more {
         rows.last().map(|(k, _)| *k)
     } else {
