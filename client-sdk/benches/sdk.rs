@@ -1,4 +1,4 @@
-//! SDK figures for docs/BENCHMARKS-sdk.md, against a real server on 127.0.0.1:0:
+//! SDK figures for docs/BENCHMARKS.md, against a real server on 127.0.0.1:0:
 //! local save latency (p50/p99), bytes on the wire for a week offline (100 new
 //! sessions + 50 edits) with and without gzip, and a new device's first sync
 //! of a 10,000-record centre. Run: `cargo bench -p client-sdk --bench sdk`.
