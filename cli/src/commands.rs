@@ -355,6 +355,8 @@ fn show(v: &FieldValue) -> String {
         FieldValue::Null => "null".into(),
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Int(i) => i.to_string(),
-        FieldValue::Text(s) => format!("{s:?}"),
+        // JSON quoting, not Rust's `{:?}`: Debug escapes Thai combining
+        // vowels and tone marks (`\u{e49}`), which no reader could follow.
+        FieldValue::Text(s) => serde_json::Value::String(s.clone()).to_string(),
     }
 }

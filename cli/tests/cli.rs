@@ -151,6 +151,11 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
             conflicts.contains(id) && conflicts.contains("notes"),
             "{conflicts}"
         );
+        // Both values are shown as written, Thai tone marks included.
+        assert!(
+            conflicts.contains("\"จากอาสา\"") && conflicts.contains("\"จากผู้จัดการ\""),
+            "{conflicts}"
+        );
     }
     asa(
         server,
