@@ -418,7 +418,7 @@ async fn every_refused_attempt_is_audited() {
     let app = TestApp::spawn_tuned(|s| s.login_max_failures = 2).await;
     let mut vol = app.user("volunteer", Some("C0001")).await;
     let colleague = app.user("volunteer", Some("C0001")).await;
-    let other = app.user("volunteer", Some("C0002")).await;
+    let mut other = app.user("volunteer", Some("C0002")).await;
     let audited = |marker: &str, message: &str| {
         let lines = log.lines_with(marker);
         assert!(
@@ -472,7 +472,6 @@ async fn every_refused_attempt_is_audited() {
         .filter(|l| l.contains("refused: read of another centre"))
         .count();
     assert_eq!(reads, 3, "each refused read is one audit line");
-    let mut other = other;
     let foreign = Uuid::now_v7();
     let batch = vec![other.new_session(foreign)];
     app.push_ok(&other, batch).await;
