@@ -5,7 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
-mod body;
+pub mod body;
 pub mod error;
 pub mod metrics;
 mod routes;

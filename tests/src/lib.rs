@@ -4,6 +4,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -251,6 +251,7 @@ impl Batch<'_, '_> {
             raw_str(dto, Field::VolunteerId.name()),
         );
         if !allowed {
+            tracing::warn!(target: "audit", user = %principal.user_id, device = %ctx.device_id, change = %dto.id, collection = collection.name(), record = %dto.record_id, "refused: change forbidden");
             return Ok(Err(Rejection {
                 code: "forbidden",
                 detail: format!(

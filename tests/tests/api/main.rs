@@ -3,6 +3,7 @@
 //! talks to it over real HTTP.
 
 mod auth;
+mod bad_input;
 mod errors;
 mod ops;
 mod records;
