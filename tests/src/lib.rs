@@ -4,6 +4,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fault_proxy;
+pub mod process;
+pub mod remote;
+pub mod rng;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
