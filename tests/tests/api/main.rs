@@ -6,6 +6,7 @@
 mod auth;
 mod crash;
 mod errors;
+mod faults;
 mod ops;
 mod records;
 mod security;
