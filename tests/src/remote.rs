@@ -40,8 +40,11 @@ impl Remote {
         password: &str,
         device: Uuid,
     ) -> Result<Remote, RemoteError> {
+        // No idle connections kept: after a SIGKILL a pooled connection is
+        // dead, and a request on it would fail without reaching the server.
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build()
             .expect("http client");
         let body: Value = answer(
