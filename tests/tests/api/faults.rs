@@ -12,7 +12,7 @@ mod script;
 mod view;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -32,6 +32,23 @@ struct Control {
     /// Every change id in the log just before some kill.
     before_kills: Mutex<HashSet<String>>,
     kills: AtomicU64,
+    /// Set when the test is over: no kill may start the server again.
+    over: AtomicBool,
+}
+
+/// Stops the server when the test ends, passed or failed: the proxy's threads
+/// keep `Control` alive for as long as the test binary runs.
+struct StopServer(Arc<Control>);
+
+impl Drop for StopServer {
+    fn drop(&mut self) {
+        self.0.over.store(true, Ordering::SeqCst);
+        self.0
+            .server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .kill();
+    }
 }
 
 impl ServerControl for Control {
@@ -41,7 +58,11 @@ impl ServerControl for Control {
     }
 
     fn kill_and_restart(&self) {
-        self.server.lock().expect("server").restart();
+        let mut server = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        if self.over.load(Ordering::SeqCst) {
+            return server.kill();
+        }
+        server.restart();
         self.kills.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -95,7 +116,9 @@ fn run(plan: Plan) {
         admin: admin.clone(),
         before_kills: Mutex::new(HashSet::new()),
         kills: AtomicU64::new(0),
+        over: AtomicBool::new(false),
     });
+    let _stop = StopServer(control.clone());
     let proxy = FaultProxy::start(port, rng.next_u64(), control.clone());
     let mut fleet = Fleet::new(&admin, &proxy.url, phones.path(), plan.devices as usize);
 
