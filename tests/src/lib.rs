@@ -5,6 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod fault_proxy;
+pub mod process;
+pub mod remote;
+pub mod rng;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

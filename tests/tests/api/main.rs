@@ -1,11 +1,28 @@
 //! Black-box tests of the server against PROTOCOL.md, in one binary: each
 //! test starts a real server on 127.0.0.1:0 over a temporary SQLite file and
-//! talks to it over real HTTP.
+//! talks to it over real HTTP. `crash` and `faults` run the real binary as a
+//! child process and SIGKILL it.
 
 mod auth;
 mod bad_input;
+mod crash;
 mod errors;
+mod faults;
 mod ops;
 mod records;
 mod security;
 mod sync;
+
+/// The server's own `main.rs`, built by this package (see `tests/Cargo.toml`).
+pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_asa-server-under-test");
+
+/// The settings of a child server: a known admin password, and a 200 that
+/// survives power loss, as in production.
+pub fn server_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ASA_ADMIN_PASSWORD", tests::ADMIN_PASSWORD),
+        ("ASA_SQLITE_SYNCHRONOUS", "full"),
+        ("ASA_WORKERS", "2"),
+        ("ASA_READER_CONNECTIONS", "2"),
+    ]
+}
