@@ -79,9 +79,10 @@ fuzz_target!(|data: &[u8]| {
     // transaction), so the store stays as the fixture made it: the device's
     // acked_seq stays 0, a change numbered 1, 2, 3... reaches validation and
     // merge on every run, and a crash reproduces from its input alone.
+    let prepared = push::prepare(&body.changes, &ctx);
     let mut ran = false;
     let result = fixture.store.push(&mut |tx| {
-        match push::run(tx, &ctx, &body.changes) {
+        match push::run(tx, &ctx, &prepared) {
             Err(PushError::Store(e)) => return Err(e),
             Err(PushError::DeviceNotBound(d)) => panic!("device {d} lost its binding"),
             Ok(outcome) => {

@@ -59,8 +59,9 @@ pub async fn push(
             now_ms,
             rules: Rules::at(now_ms),
         };
+        let prepared = push::prepare(&body.changes, &ctx);
         let mut outcome: Option<Result<PushOutcome, PushError>> = None;
-        state.store.push(&mut |tx| match push::run(tx, &ctx, &body.changes) {
+        state.store.push(&mut |tx| match push::run(tx, &ctx, &prepared) {
             Err(PushError::Store(e)) => Err(e),
             other => {
                 outcome = Some(other);

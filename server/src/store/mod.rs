@@ -131,7 +131,9 @@ pub trait PushTx {
         collection: Collection,
         record_id: Uuid,
     ) -> Result<Option<RecordState>, StoreError>;
-    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<(), StoreError>;
+    /// Appends a change to the log; false (and nothing written) when a change
+    /// with that id is already stored.
+    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError>;
     fn insert_rejection(&mut self, rejection: &NewRejection<'_>) -> Result<(), StoreError>;
     fn save_record(&mut self, record: &RecordWrite<'_>) -> Result<(), StoreError>;
     fn update_device(

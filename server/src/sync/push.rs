@@ -25,6 +25,35 @@ pub struct PushContext<'a> {
     pub rules: Rules,
 }
 
+/// A pushed change decoded before the write transaction: decoding and
+/// encoding are pure CPU work, done on the request's own thread so that the
+/// single writer only looks up, merges and writes.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    pub dto: &'a ChangeDto,
+    /// The change decoded and stamped by the pushing device, or why not.
+    pub decoded: Result<Change, ChangeError>,
+    /// The change as the log stores it and pull returns it (with its author).
+    pub body: String,
+}
+
+/// Decodes every change of a push (see [`Prepared`]).
+pub fn prepare<'a>(changes: &'a [ChangeDto], ctx: &PushContext<'_>) -> Vec<Prepared<'a>> {
+    changes
+        .iter()
+        .map(|dto| {
+            let decoded = Change::decode(dto, ctx.principal.user_id, &ctx.rules)
+                .and_then(|c| c.check_origin(ctx.device_id).map(|()| c));
+            let body = match &decoded {
+                Ok(change) => serde_json::to_string(&change.to_dto(true)),
+                Err(_) => serde_json::to_string(dto),
+            }
+            .unwrap_or_default();
+            Prepared { dto, decoded, body }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PushOutcome {
     pub acked_seq: u64,
@@ -76,7 +105,7 @@ struct Batch<'a, 'c> {
 pub fn run(
     tx: &mut dyn PushTx,
     ctx: &PushContext<'_>,
-    changes: &[ChangeDto],
+    changes: &[Prepared<'_>],
 ) -> Result<PushOutcome, PushError> {
     let device = tx
         .device(ctx.device_id)?
@@ -95,15 +124,15 @@ pub fn run(
     // Process in device order so a batch that lists its changes out of order
     // is still gap-free; results go back in the request's order.
     let mut order: Vec<usize> = (0..changes.len()).collect();
-    order.sort_by_key(|&i| changes[i].device_seq);
+    order.sort_by_key(|&i| changes[i].dto.device_seq);
     let mut results: Vec<Option<PushResult>> = vec![None; changes.len()];
     for i in order {
-        let dto = &changes[i];
+        let dto = changes[i].dto;
         let result = if dto.device_seq <= outcome.acked_seq {
             batch.resent(dto)?
         } else if dto.device_seq == outcome.acked_seq + 1 {
             outcome.acked_seq = dto.device_seq;
-            let (result, hlc) = batch.new_change(dto)?;
+            let (result, hlc) = batch.new_change(&changes[i])?;
             outcome.max_hlc = outcome.max_hlc.max(hlc);
             result
         } else {
@@ -204,30 +233,40 @@ impl Batch<'_, '_> {
 
     /// The next change in the device's sequence: applied, or rejected with its
     /// reason kept. Either way it takes its slot.
-    fn new_change(&mut self, dto: &ChangeDto) -> Result<(PushResult, Option<Hlc>), PushError> {
-        let verdict = if self.tx.find_change(dto.id)?.is_some() {
-            Err(reused(dto.id))
-        } else {
-            self.judge(dto)?
+    fn new_change(
+        &mut self,
+        prepared: &Prepared<'_>,
+    ) -> Result<(PushResult, Option<Hlc>), PushError> {
+        let dto = prepared.dto;
+        let verdict = match self.judge(prepared)? {
+            // The log's unique index on change ids answers whether the id is
+            // new, so a new change costs no extra lookup.
+            Ok(change) if self.insert(change, &prepared.body)? => Ok(change),
+            Ok(_) => Err(reused(dto.id)),
+            Err(rejection) => Err(rejection),
         };
         match verdict {
             Ok(change) => {
                 let warning = (change.hlc.wall_ms() > self.ctx.now_ms + MAX_FORWARD_SKEW_MS)
                     .then(|| "clock_skew".to_owned());
-                self.apply(&change)?;
+                let touched = self.touched(change.collection, change.record_id)?;
+                touched.state.apply(change);
+                touched.dirty = true;
                 let mut result = with_status(dto.id, PushStatus::Applied);
                 result.warning = warning;
                 Ok((result, Some(change.hlc)))
             }
             Err(rejection) => {
-                let body = serde_json::to_string(dto).unwrap_or_default();
+                if rejection.code == "forbidden" {
+                    tracing::warn!(target: "audit", user = %self.ctx.principal.user_id, device = %self.ctx.device_id, change = %dto.id, collection = %dto.collection, record = %dto.record_id, "refused: change forbidden");
+                }
                 self.tx.insert_rejection(&NewRejection {
                     device_key: self.device.key,
                     device_seq: dto.device_seq,
                     change_id: dto.id,
                     code: rejection.code,
                     detail: &rejection.detail,
-                    body: &body,
+                    body: &prepared.body,
                 })?;
                 Ok((rejected(dto.id, rejection), None))
             }
@@ -235,8 +274,12 @@ impl Batch<'_, '_> {
     }
 
     /// Who may edit is judged first, on the record as stored; then content.
-    fn judge(&mut self, dto: &ChangeDto) -> Result<Result<Change, Rejection>, StoreError> {
+    fn judge<'p>(
+        &mut self,
+        prepared: &'p Prepared<'_>,
+    ) -> Result<Result<&'p Change, Rejection>, StoreError> {
         let ctx = self.ctx;
+        let dto = prepared.dto;
         let Some(collection) = Collection::parse(&dto.collection) else {
             return Ok(Err(
                 ChangeError::UnknownCollection(dto.collection.clone()).into()
@@ -251,7 +294,6 @@ impl Batch<'_, '_> {
             raw_str(dto, Field::VolunteerId.name()),
         );
         if !allowed {
-            tracing::warn!(target: "audit", user = %principal.user_id, device = %ctx.device_id, change = %dto.id, collection = collection.name(), record = %dto.record_id, "refused: change forbidden");
             return Ok(Err(Rejection {
                 code: "forbidden",
                 detail: format!(
@@ -261,13 +303,42 @@ impl Batch<'_, '_> {
                 ),
             }));
         }
-        let check = || -> Result<Change, ChangeError> {
-            let change = Change::decode(dto, principal.user_id, &ctx.rules)?;
-            change.check_origin(ctx.device_id)?;
-            check_against_state(&change, Some(state))?;
-            Ok(change)
+        let checked = match &prepared.decoded {
+            Ok(change) => check_against_state(change, Some(state)).map(|()| change),
+            Err(e) => Err(e.clone()),
         };
-        Ok(check().map_err(Rejection::from))
+        Ok(checked.map_err(Rejection::from))
+    }
+
+    /// Appends an accepted change to the log; false when its id is taken.
+    /// The record's centre and author are immutable, so they are the stored
+    /// record's, or for a new record the change's own.
+    fn insert(&mut self, change: &Change, body: &str) -> Result<bool, StoreError> {
+        let state = self.record(change.collection, change.record_id)?;
+        let written = |field: Field| {
+            change
+                .writes
+                .iter()
+                .find(|w| w.key == Key::field(field))
+                .and_then(|w| w.value.as_str())
+                .map(str::to_owned)
+        };
+        let centre = state
+            .centre_id()
+            .map(str::to_owned)
+            .or_else(|| written(Field::CentreId));
+        let volunteer = volunteer_of(state)
+            .map(str::to_owned)
+            .or_else(|| written(Field::VolunteerId));
+        self.tx.insert_change(&NewChange {
+            change_id: change.id,
+            device_key: self.device.key,
+            device_seq: change.device_seq,
+            collection: change.collection,
+            centre_id: centre.as_deref(),
+            volunteer_id: volunteer.as_deref(),
+            body,
+        })
     }
 
     fn record(&mut self, collection: Collection, id: Uuid) -> Result<&RecordState, StoreError> {
@@ -286,25 +357,6 @@ impl Batch<'_, '_> {
                 }))
             }
         }
-    }
-
-    fn apply(&mut self, change: &Change) -> Result<(), StoreError> {
-        let touched = self.touched(change.collection, change.record_id)?;
-        touched.state.apply(change);
-        touched.dirty = true;
-        let centre = touched.state.centre_id().map(str::to_owned);
-        let volunteer = volunteer_of(&touched.state).map(str::to_owned);
-        let body = serde_json::to_string(&change.to_dto(true))
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        self.tx.insert_change(&NewChange {
-            change_id: change.id,
-            device_key: self.device.key,
-            device_seq: change.device_seq,
-            collection: change.collection,
-            centre_id: centre.as_deref(),
-            volunteer_id: volunteer.as_deref(),
-            body: &body,
-        })
     }
 
     /// Writes every record the batch changed, once.

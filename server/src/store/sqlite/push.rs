@@ -98,11 +98,11 @@ impl PushTx for SqlitePushTx<'_> {
             .transpose()
     }
 
-    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<(), StoreError> {
+    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError> {
         self.tx
             .prepare_cached(
                 "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (\"change_id\") DO NOTHING",
             )
             .map_err(map_err)?
             .execute((
@@ -114,8 +114,8 @@ impl PushTx for SqlitePushTx<'_> {
                 change.volunteer_id,
                 change.body,
             ))
-            .map_err(map_err)?;
-        Ok(())
+            .map_err(map_err)
+            .map(|inserted| inserted == 1)
     }
 
     fn insert_rejection(&mut self, r: &NewRejection<'_>) -> Result<(), StoreError> {
