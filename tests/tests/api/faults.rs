@@ -6,7 +6,7 @@
 //!
 //! `ASA_FAULT_SEED` replays a schedule; `ASA_FAULT_DEVICES`,
 //! `ASA_FAULT_CHANGES`, `ASA_FAULT_KILLS` and `ASA_FAULT_PERCENT` size a run
-//! (see docs/RELIABILITY-faults.md).
+//! (see docs/RELIABILITY.md).
 
 mod script;
 mod view;
@@ -106,7 +106,7 @@ fn run(plan: Plan) {
     let phones = tempfile::TempDir::new().expect("device directory");
     let mut env = server_env();
     // Long-lived access tokens: token refresh under faults is not what this
-    // test is about (see docs/RELIABILITY-faults.md, open questions).
+    // test is about (see docs/RELIABILITY.md, open questions).
     env.push(("ASA_ACCESS_TOKEN_TTL_SECS", "86400"));
     let server = ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &env);
     let port = server.port();
