@@ -346,7 +346,7 @@ fn line(r: &Record) -> serde_json::Value {
         "status": format!("{:?}", r.status).to_lowercase(),
         "deleted": r.deleted,
         "conflicts": r.conflicts.len(),
-        "fields": r.fields,
+        "fields": r.fields_json(),
     })
 }
 

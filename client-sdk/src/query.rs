@@ -1,7 +1,7 @@
 //! Reading local state: merged records with their sync status, conflicts,
 //! rejections and the outbox size.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::Connection;
 use sync_core::wire::RecordDto;
@@ -139,11 +139,28 @@ fn to_record(
                 .collect(),
         })
         .collect();
+    let mut fields = BTreeMap::new();
+    let mut sets = BTreeMap::new();
+    for (key, value) in &dto.fields {
+        match value {
+            serde_json::Value::Array(items) => {
+                let ids = items
+                    .iter()
+                    .filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+                    .collect();
+                sets.insert(key.clone(), ids);
+            }
+            scalar => {
+                fields.insert(key.clone(), FieldValue::from_json(scalar));
+            }
+        }
+    }
     Ok(Record {
         id: dto.id,
         collection,
         centre_id: dto.centre_id,
-        fields: dto.fields,
+        fields,
+        sets,
         deleted: dto.deleted,
         conflicts,
         version: dto.version.map(|v| v.to_string()),

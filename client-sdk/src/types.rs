@@ -3,6 +3,8 @@
 //! They hold only strings, numbers, UUIDs and small enums so that generated
 //! Kotlin and Swift bindings can carry them as they are.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
 pub use sync_core::Collection;
@@ -109,13 +111,15 @@ pub enum SyncStatus {
 }
 
 /// A merged record as this device sees it, unsynced edits included.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub id: Uuid,
     pub collection: Collection,
     pub centre_id: Option<String>,
-    /// Winning values by key; set fields are lists of member ids.
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The winning value of each key that has one (`notes`, `duration_min`, ...).
+    pub fields: BTreeMap<String, FieldValue>,
+    /// The members of each set (`beneficiary_ids`): the ids whose key is true.
+    pub sets: BTreeMap<String, Vec<Uuid>>,
     pub deleted: bool,
     pub conflicts: Vec<Conflict>,
     /// The greatest HLC merged into the record.
@@ -126,7 +130,37 @@ pub struct Record {
 impl Record {
     /// The text value of a field, if it has one.
     pub fn text(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(serde_json::Value::as_str)
+        match self.fields.get(key) {
+            Some(FieldValue::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer value of a field, if it has one.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        match self.fields.get(key) {
+            Some(FieldValue::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The members of a set (empty when it has none).
+    pub fn members(&self, set: &str) -> &[Uuid] {
+        self.sets.get(set).map_or(&[], Vec::as_slice)
+    }
+
+    /// The fields as the server's records API shows them: scalars by key,
+    /// sets as lists of member ids.
+    pub fn fields_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let scalars = self.fields.iter().map(|(k, v)| (k.clone(), v.to_json()));
+        let sets = self.sets.iter().map(|(k, ids)| {
+            let ids = ids
+                .iter()
+                .map(|id| serde_json::Value::String(id.to_string()))
+                .collect();
+            (k.clone(), serde_json::Value::Array(ids))
+        });
+        scalars.chain(sets).collect()
     }
 }
 

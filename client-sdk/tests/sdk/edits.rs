@@ -55,7 +55,7 @@ fn invalid_edits_are_typed_errors_and_store_nothing() {
     );
     let record = a.record(Collection::Sessions, id).unwrap().unwrap();
     assert_eq!(record.status, SyncStatus::Pending);
-    assert_eq!(record.fields["duration_min"], 30);
+    assert_eq!(record.int("duration_min"), Some(30));
 }
 
 #[test]

@@ -136,8 +136,8 @@ pub fn view(client: &Client, collection: Collection) -> View {
         .into_iter()
         .map(|r| {
             let shown = format!(
-                "{:?} {} {:?} {:?}",
-                r.fields, r.deleted, r.conflicts, r.version
+                "{:?} {:?} {} {:?} {:?}",
+                r.fields, r.sets, r.deleted, r.conflicts, r.version
             );
             (r.id, shown)
         })

@@ -38,7 +38,7 @@ pub fn device_view(client: &Client) -> View {
                 collection.name(),
                 r.id,
                 &json!(r.centre_id),
-                &r.fields,
+                &r.fields_json(),
                 r.deleted,
                 conflicts,
                 &json!(r.version),
