@@ -14,18 +14,7 @@ use tests::remote::Remote;
 use tests::rng::Rng;
 use uuid::Uuid;
 
-const HELP_TYPES: [&str; 9] = [
-    "digital_literacy",
-    "e_government",
-    "welfare_rights",
-    "online_safety",
-    "fake_news",
-    "personal_data",
-    "e_commerce",
-    "device_setup",
-    "other",
-];
-const OUTCOMES: [&str; 4] = ["resolved", "referred", "follow_up", "unresolved"];
+use sync_core::schema::{HELP_TYPES, OUTCOMES};
 const NOTES: [&str; 4] = [
     "ช่วยลงทะเบียนรับสวัสดิการแห่งรัฐ",
     "สอนใช้แอปเป๋าตัง",
@@ -282,11 +271,11 @@ fn phone(rng: &mut Rng) -> String {
 fn new_session(rng: &mut Rng) -> NewSession {
     NewSession {
         village_code: village(rng),
-        help_type: rng.pick(&HELP_TYPES).to_string(),
+        help_type: rng.pick(HELP_TYPES).to_string(),
         started_at: format!("2026-11-{:02}T09:30:00+07:00", rng.range(1, 28)),
         duration_min: rng.range(5, 240) as i64,
         people_helped: rng.range(1, 20) as i64,
-        outcome: Some(rng.pick(&OUTCOMES).to_string()),
+        outcome: Some(rng.pick(OUTCOMES).to_string()),
         notes: Some(rng.pick(&NOTES).to_string()),
         follow_up_on: None,
     }
@@ -303,8 +292,8 @@ fn session_edits(rng: &mut Rng) -> Vec<FieldEdit> {
             1 => FieldEdit::new("duration_min", rng.range(1, 1440) as i64),
             2 => FieldEdit::new("people_helped", rng.range(1, 500) as i64),
             3 if rng.chance(20) => FieldEdit::new("outcome", FieldValue::Null),
-            3 => FieldEdit::new("outcome", *rng.pick(&OUTCOMES)),
-            4 => FieldEdit::new("help_type", *rng.pick(&HELP_TYPES)),
+            3 => FieldEdit::new("outcome", *rng.pick(OUTCOMES)),
+            4 => FieldEdit::new("help_type", *rng.pick(HELP_TYPES)),
             _ => FieldEdit::new(
                 "follow_up_on",
                 format!("2026-12-{:02}", rng.range(1, 31)).as_str(),
