@@ -113,8 +113,10 @@ pub struct RecordWrite<'a> {
     pub deleted: bool,
     pub conflicts: usize,
     pub version: Option<String>,
-    /// The rendered record JSON served to managers.
-    pub rendered: &'a str,
+    pub help_type: Option<&'a str>,
+    pub people_helped: Option<i64>,
+    /// A session's linked beneficiaries, as a JSON array of ids.
+    pub beneficiaries: Option<String>,
 }
 
 /// The operations a push runs inside one write transaction.

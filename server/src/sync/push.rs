@@ -366,10 +366,15 @@ impl Batch<'_, '_> {
                 continue;
             }
             let state = &touched.state;
-            let rendered = state.render(*collection, *id);
-            let json =
-                serde_json::to_string(&rendered).map_err(|e| StoreError::Backend(Box::new(e)))?;
             let text = |field| state.value(&Key::field(field)).and_then(Value::as_str);
+            let beneficiaries = (*collection == Collection::Sessions).then(|| {
+                let ids: Vec<String> = state
+                    .members(Field::BeneficiaryIds)
+                    .iter()
+                    .map(Uuid::to_string)
+                    .collect();
+                serde_json::Value::from(ids).to_string()
+            });
             self.tx.save_record(&RecordWrite {
                 collection: *collection,
                 record_id: *id,
@@ -379,9 +384,13 @@ impl Batch<'_, '_> {
                 village_code: text(Field::VillageCode),
                 started_on: text(Field::StartedAt).and_then(|s| s.get(..10)),
                 deleted: state.is_deleted(),
-                conflicts: rendered.conflicts.len(),
+                conflicts: state.conflicts().len(),
                 version: state.version().map(|v| v.to_string()),
-                rendered: &json,
+                help_type: text(Field::HelpType),
+                people_helped: state
+                    .value(&Key::field(Field::PeopleHelped))
+                    .and_then(Value::as_i64),
+                beneficiaries,
             })?;
         }
         Ok(())

@@ -135,13 +135,16 @@ impl PushTx for SqlitePushTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"volunteer_id\", \"village_code\",
-                   \"started_on\", \"deleted\", \"conflicts\", \"version\", \"state\", \"rendered\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                   \"started_on\", \"deleted\", \"conflicts\", \"version\", \"help_type\", \"people_helped\",
+                   \"beneficiaries\", \"state\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (\"collection\", \"record_id\") DO UPDATE SET
                    \"centre_id\" = excluded.\"centre_id\", \"volunteer_id\" = excluded.\"volunteer_id\",
                    \"village_code\" = excluded.\"village_code\", \"started_on\" = excluded.\"started_on\",
                    \"deleted\" = excluded.\"deleted\", \"conflicts\" = excluded.\"conflicts\",
-                   \"version\" = excluded.\"version\", \"state\" = excluded.\"state\", \"rendered\" = excluded.\"rendered\"",
+                   \"version\" = excluded.\"version\", \"help_type\" = excluded.\"help_type\",
+                   \"people_helped\" = excluded.\"people_helped\", \"beneficiaries\" = excluded.\"beneficiaries\",
+                   \"state\" = excluded.\"state\"",
             )
             .map_err(map_err)?
             .execute(rusqlite::params![
@@ -154,8 +157,10 @@ impl PushTx for SqlitePushTx<'_> {
                 r.deleted,
                 i64::try_from(r.conflicts).unwrap_or(i64::MAX),
                 r.version,
+                r.help_type,
+                r.people_helped,
+                r.beneficiaries,
                 state,
-                r.rendered,
             ])
             .map_err(map_err)?;
         Ok(())

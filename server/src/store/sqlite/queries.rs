@@ -2,10 +2,10 @@
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use sync_core::Collection;
+use sync_core::{codec, Collection};
 use uuid::Uuid;
 
-use super::{collection_code, map_err};
+use super::{collection_code, map_err, uuid_col};
 use crate::store::{
     PullPage, PullQuery, ReadScope, RecordPage, RecordQuery, StoreError, StoredRecord, Summary,
     SummaryQuery,
@@ -33,20 +33,21 @@ fn limit_col(n: usize) -> Sql {
     Sql::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// Runs a `SELECT <order column>, <text>` query ordered by its first column,
-/// returning at most `limit` rows and whether more follow.
-fn page(
+/// Runs a query ordered by `order`, returning at most `limit` rows (read by
+/// `row`) and whether more follow.
+fn page<T>(
     c: &Connection,
     mut sql: String,
     mut params: Vec<Sql>,
     order: &str,
     limit: usize,
-) -> Result<(Vec<(i64, String)>, bool), StoreError> {
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(Vec<T>, bool), StoreError> {
     sql.push_str(&format!(" ORDER BY \"{order}\" LIMIT ?"));
     params.push(limit_col(limit + 1));
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-    let mut rows: Vec<(i64, String)> = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+    let mut rows: Vec<T> = stmt
+        .query_map(params_from_iter(params), row)
         .map_err(map_err)?
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
@@ -85,7 +86,9 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
         Sql::Integer(exclude),
     ];
     scope_filter(&q.scope, &mut sql, &mut params);
-    let (rows, has_more) = page(&tx, sql, params, "seq", q.limit)?;
+    let (rows, has_more) = page(&tx, sql, params, "seq", q.limit, |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
     let next_after_seq = if has_more {
         rows.last().map_or(q.after_seq, |(seq, _)| *seq)
     } else {
@@ -100,7 +103,7 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
 
 pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
     let mut sql = String::from(
-        "SELECT \"key\", \"rendered\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
+        "SELECT \"key\", \"record_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
     );
     let mut params = vec![
         Sql::Integer(collection_code(q.collection)),
@@ -123,14 +126,24 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
     if q.exclude_deleted {
         sql.push_str(" AND \"deleted\" = 0");
     }
-    let (rows, has_more) = page(c, sql, params, "key", q.limit)?;
+    let (rows, has_more) = page(c, sql, params, "key", q.limit, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
     let next_after_key = if has_more {
-        rows.last().map(|(k, _)| *k)
+        rows.last().map(|(k, _, _)| *k)
     } else {
         None
     };
+    let rendered = rows
+        .into_iter()
+        .map(|(_, id, state)| render(q.collection, id, &state))
+        .collect::<Result<_, _>>()?;
     Ok(RecordPage {
-        rendered: rows.into_iter().map(|(_, r)| r).collect(),
+        rendered,
         next_after_key,
     })
 }
@@ -140,19 +153,33 @@ pub(super) fn get_record(
     collection: Collection,
     id: Uuid,
 ) -> Result<Option<StoredRecord>, StoreError> {
-    c.prepare_cached(
-        "SELECT \"centre_id\", \"volunteer_id\", \"rendered\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2",
-    )
-    .map_err(map_err)?
-    .query_row((collection_code(collection), id.as_bytes()), |r| {
+    let row: Option<(Option<String>, Option<String>, Vec<u8>)> = c
+        .prepare_cached(
+            "SELECT \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2",
+        )
+        .map_err(map_err)?
+        .query_row((collection_code(collection), id.as_bytes()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(map_err)?;
+    row.map(|(centre_id, volunteer_id, state)| {
         Ok(StoredRecord {
-            centre_id: r.get(0)?,
-            volunteer_id: r.get(1)?,
-            rendered: r.get(2)?,
+            centre_id,
+            volunteer_id,
+            rendered: render(collection, id.as_bytes().to_vec(), &state)?,
         })
     })
-    .optional()
-    .map_err(map_err)
+    .transpose()
+}
+
+/// A record's JSON, rendered from its stored merge state.
+fn render(collection: Collection, id: Vec<u8>, state: &[u8]) -> Result<String, StoreError> {
+    let id = uuid_col(id)?;
+    let state =
+        codec::decode(state).map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+    serde_json::to_string(&state.render(collection, id))
+        .map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, StoreError> {
@@ -199,14 +226,14 @@ pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, Store
     let mut summary = Summary {
         sessions: count(&format!("SELECT count(*) FROM \"records\"{filter}"))?,
         people_helped: count(&format!(
-            "SELECT coalesce(sum(json_extract(\"rendered\", '$.fields.people_helped')), 0) FROM \"records\"{filter}"
+            "SELECT coalesce(sum(\"people_helped\"), 0) FROM \"records\"{filter}"
         ))?,
         unique_beneficiaries: count(&format!(
-            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"rendered\", '$.fields.beneficiary_ids') AS j{filter}"
+            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter}"
         ))?,
         active_volunteers: count(&format!("SELECT count(DISTINCT \"volunteer_id\") FROM \"records\"{filter}"))?,
         by_help_type: grouped(&format!(
-            "SELECT json_extract(\"rendered\", '$.fields.help_type') AS h, count(*) FROM \"records\"{filter} GROUP BY h"
+            "SELECT \"help_type\", count(*) FROM \"records\"{filter} GROUP BY \"help_type\""
         ))?,
         by_village: grouped(&format!(
             "SELECT \"village_code\", count(*) FROM \"records\"{filter} GROUP BY \"village_code\""

@@ -74,7 +74,9 @@ CREATE TABLE "rejections" (
     PRIMARY KEY ("device_key", "device_seq")
 ) WITHOUT ROWID;
 
--- One row per record: its merge state and the materialized merged view.
+-- One row per record: its merge state, and the columns manager queries and
+-- reports filter and count on. Records are rendered from "state" when read,
+-- so a push writes no JSON view of them.
 CREATE TABLE "records" (
     "key" INTEGER PRIMARY KEY,
     "collection" INTEGER NOT NULL,
@@ -86,8 +88,11 @@ CREATE TABLE "records" (
     "deleted" INTEGER NOT NULL,
     "conflicts" INTEGER NOT NULL,
     "version" TEXT,
+    "help_type" TEXT,
+    "people_helped" INTEGER,
+    -- A session's linked beneficiaries, as a JSON array of ids.
+    "beneficiaries" TEXT,
     "state" BLOB NOT NULL,
-    "rendered" TEXT NOT NULL,
     UNIQUE ("collection", "record_id")
 );
 CREATE INDEX "records_by_centre" ON "records" ("collection", "centre_id", "key");
