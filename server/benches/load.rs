@@ -245,6 +245,34 @@ async fn push_run(server: &Server, devices: usize, batches_per_device: usize) ->
     }
 }
 
+/// The manager's merged-records listing of the whole centre, in pages of 1000.
+async fn list_records(server: &Server) -> (usize, Duration) {
+    let client = http_client();
+    let manager = login(&client, &server.base, "manager", "load test password").await;
+    let started = Instant::now();
+    let (mut count, mut token) = (0usize, String::new());
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{}/v1/records/sessions?limit=1000&page_token={token}",
+                server.base
+            ))
+            .bearer_auth(&manager.token)
+            .send()
+            .await
+            .expect("records")
+            .json()
+            .await
+            .expect("records json");
+        count += page["records"].as_array().map_or(0, Vec::len);
+        match page["next_page_token"].as_str() {
+            Some(t) => token = t.to_owned(),
+            None => break,
+        }
+    }
+    (count, started.elapsed())
+}
+
 async fn pull_all(server: &Server) -> (usize, Duration, u64) {
     let client = http_client();
     let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
@@ -357,6 +385,12 @@ fn main() {
                 count as f64 / elapsed.as_secs_f64(),
                 bytes as f64 / (1024.0 * 1024.0),
                 elapsed.as_secs_f64() * 1000.0 * 10_000.0 / count as f64,
+            );
+            let (records, elapsed) = runtime.block_on(list_records(&server));
+            println!(
+                "records: the manager lists the centre's {records} merged sessions in pages of 1000: {:.2} s = {:.0} records/s",
+                elapsed.as_secs_f64(),
+                records as f64 / elapsed.as_secs_f64(),
             );
         }
     }
