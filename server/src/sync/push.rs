@@ -241,8 +241,13 @@ impl Batch<'_, '_> {
         let verdict = match self.judge(prepared)? {
             // The log's unique index on change ids answers whether the id is
             // new, so a new change costs no extra lookup.
-            Ok(change) if self.insert(change, &prepared.body)? => Ok(change),
-            Ok(_) => Err(reused(dto.id)),
+            Ok(change) => {
+                if self.insert(change, &prepared.body)? {
+                    Ok(change)
+                } else {
+                    Err(reused(dto.id))
+                }
+            }
             Err(rejection) => Err(rejection),
         };
         match verdict {
