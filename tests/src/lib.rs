@@ -262,6 +262,16 @@ impl TestApp {
     }
 }
 
+/// The response's Content-Type, or "" when it has none.
+pub fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Reads a problem+json body and checks its status and code.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(
@@ -269,12 +279,7 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
         status,
         "status for expected `{code}`"
     );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type(&response);
     assert_eq!(
         content_type, "application/problem+json",
         "problem content type for `{code}`"

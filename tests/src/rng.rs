@@ -70,3 +70,13 @@ pub fn count_from_env(var: &str, default: u64) -> u64 {
         Err(_) => default,
     }
 }
+
+/// The message a caught panic carried, so a seeded test can re-panic with
+/// its seed in front of it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}

@@ -1191,12 +1191,7 @@ async fn every_malformed_or_hostile_request_gets_its_specific_answer_and_changes
         };
         let response = req.send().await.expect("request sent");
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = tests::content_type(&response);
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let ok = match &row.expect {

@@ -34,11 +34,7 @@ fn pushes_answered_200_survive_a_sigkill_and_no_batch_is_stored_in_part() {
     let threads = count_from_env("ASA_CRASH_THREADS", 4);
     let outcome = std::panic::catch_unwind(|| run(seed, kills, threads));
     if let Err(panic) = outcome {
-        let why = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
+        let why = tests::rng::panic_message(panic.as_ref());
         panic!("crash durability failed with ASA_CRASH_SEED={seed}: {why}");
     }
 }

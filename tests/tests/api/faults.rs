@@ -87,11 +87,7 @@ fn devices_converge_with_the_server_through_broken_links_and_server_kills() {
     };
     let outcome = std::panic::catch_unwind(|| run(plan));
     if let Err(panic) = outcome {
-        let why = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
+        let why = tests::rng::panic_message(panic.as_ref());
         panic!(
             "convergence under faults failed; replay with ASA_FAULT_SEED={} ({plan:?}): {why}",
             plan.seed
