@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::merge::RecordState;
 use crate::schema::{Collection, Field, Key};
+use crate::validate::ChangeError;
 use crate::value::Value;
+use crate::wire::ChangeDto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,5 +119,44 @@ impl Principal {
                 centre_ok && volunteer_ok
             }
         }
+    }
+
+    /// [`Principal::may_write`] as the verdict a push result or an edit
+    /// carries: `forbidden` when the user may not write.
+    pub fn check_write(
+        &self,
+        collection: Collection,
+        existing: Option<&RecordState>,
+        new_centre: Option<&str>,
+        new_volunteer: Option<&str>,
+    ) -> Result<(), ChangeError> {
+        if self.may_write(collection, existing, new_centre, new_volunteer) {
+            Ok(())
+        } else {
+            Err(ChangeError::Forbidden {
+                role: self.role,
+                collection,
+            })
+        }
+    }
+
+    /// Who may write, judged on a change as it arrived (before its content is
+    /// validated, so an unreadable change to a record one may not touch is
+    /// `forbidden`, not a validation error): the record as stored, or for a
+    /// new record the centre and volunteer the change names.
+    pub fn check_write_dto(
+        &self,
+        dto: &ChangeDto,
+        existing: Option<&RecordState>,
+    ) -> Result<(), ChangeError> {
+        let collection = Collection::parse(&dto.collection)
+            .ok_or_else(|| ChangeError::UnknownCollection(dto.collection.clone()))?;
+        let text = |field: Field| dto.fields.get(field.name()).and_then(|w| w.value.as_str());
+        self.check_write(
+            collection,
+            existing,
+            text(Field::CentreId),
+            text(Field::VolunteerId),
+        )
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::hlc::{Hlc, Node};
+use crate::hlc::{parse_canonical_uuid, Hlc, Node};
 use crate::schema::{Collection, Key};
 use crate::validate::{check_value, ChangeError, Rules, MAX_BASE_LEN, MAX_WRITES_PER_CHANGE};
 use crate::value::Value;
@@ -46,6 +46,7 @@ impl Change {
     /// Decodes and validates everything a change says about itself. `author` is
     /// the user it is attributed to (the server takes it from the token).
     pub fn decode(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Change, ChangeError> {
+        let (id, record_id) = dto.ids()?;
         let collection = Collection::parse(&dto.collection)
             .ok_or_else(|| ChangeError::UnknownCollection(dto.collection.clone()))?;
         let hlc: Hlc =
@@ -77,10 +78,10 @@ impl Change {
         }
         writes.sort_by_key(|w| w.key);
         Ok(Change {
-            id: dto.id,
+            id,
             device_seq: dto.device_seq,
             collection,
-            record_id: dto.record_id,
+            record_id,
             hlc,
             author,
             writes,
@@ -113,10 +114,10 @@ impl Change {
             })
             .collect();
         ChangeDto {
-            id: self.id,
+            id: self.id.to_string(),
             device_seq: self.device_seq,
             collection: self.collection.name().to_owned(),
-            record_id: self.record_id,
+            record_id: self.record_id.to_string(),
             hlc: self.hlc.to_string(),
             fields,
             author: with_author.then_some(self.author),
@@ -131,6 +132,19 @@ impl Change {
             && self.record_id == other.record_id
             && self.hlc == other.hlc
             && self.writes == other.writes
+    }
+}
+
+impl ChangeDto {
+    /// The change's id and record id, each only in canonical form.
+    pub fn ids(&self) -> Result<(Uuid, Uuid), ChangeError> {
+        let parse = |field: &'static str, text: &str| {
+            parse_canonical_uuid(text).ok_or_else(|| ChangeError::InvalidId {
+                field,
+                id: text.to_owned(),
+            })
+        };
+        Ok((parse("id", &self.id)?, parse("record_id", &self.record_id)?))
     }
 }
 

@@ -32,6 +32,7 @@
 pub mod access;
 mod change;
 pub mod codec;
+pub mod codes;
 pub mod hlc;
 mod merge;
 mod render;
@@ -42,11 +43,12 @@ pub mod wire;
 
 pub use access::{Principal, Role};
 pub use change::{Change, Write};
+pub use codes::ProblemCode;
 pub use hlc::{Clock, Hlc, HlcClock, ManualClock, Node, Observed, SystemClock};
 pub use merge::{Head, RecordState, Register, Replica};
 pub use render::Conflict;
 pub use schema::{Collection, Field, Key};
-pub use validate::{check_against_state, ChangeError, Rules};
+pub use validate::{check_against_state, check_name, check_start, ChangeError, Rules};
 pub use value::Value;
 pub use wire::{
     ChangeDto, PullResponse, PushRequest, PushResponse, PushResult, PushStatus, RecordDto,

@@ -138,6 +138,7 @@ impl RecordState {
             id,
             collection: collection.name().to_owned(),
             centre_id: self.centre_id().map(str::to_owned),
+            author_name: None,
             fields,
             deleted: self.is_deleted(),
             conflicts,

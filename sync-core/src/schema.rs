@@ -148,6 +148,11 @@ pub enum Kind {
         min: usize,
         max: usize,
     },
+    /// A person's name: 1..=`max` code points, no control or bidirectional
+    /// override characters (`invalid_text`).
+    Name {
+        max: usize,
+    },
     /// A centre identifier: 1..=64 code points, no control characters.
     CentreId,
     Uuid,
@@ -232,7 +237,7 @@ const SESSION_FIELDS: &[FieldSpec] = &[
 const BENEFICIARY_FIELDS: &[FieldSpec] = &[
     immutable(Field::CentreId, Kind::CentreId),
     required(Field::VillageCode, Kind::VillageCode),
-    required(Field::DisplayName, Kind::Text { min: 1, max: 200 }),
+    required(Field::DisplayName, Kind::Name { max: 200 }),
     nullable(Field::Phone, Kind::Phone),
     nullable(Field::BirthYear, Kind::BirthYear),
     required(Field::Consent, Kind::ConsentTrue),

@@ -50,6 +50,25 @@ pub enum ChangeError {
     ConsentRequired,
     #[error("`{key}` cannot change once the record exists")]
     ImmutableField { key: String },
+    #[error("`{key}` must not contain control or bidirectional-override characters")]
+    InvalidText { key: String },
+    #[error("`{field}` {id:?} is not a lowercase hyphenated uuid")]
+    InvalidId { field: &'static str, id: String },
+    #[error("there is no centre {0:?}; an admin creates centres first")]
+    UnknownCentre(String),
+    #[error("`started_at` is {hours_ahead} hours after the server's time (after correcting the device's clock); a session cannot start more than a day in the future")]
+    FutureStart { hours_ahead: i64 },
+    #[error("a {role} may not write this {collection} record")]
+    Forbidden {
+        role: crate::Role,
+        collection: crate::Collection,
+    },
+    #[error("device_seq {seq} leaves a gap: the server has everything up to {acked}; send {next} first", next = .acked + 1)]
+    SeqGap { seq: u64, acked: u64 },
+    #[error("device_seq {0} already holds another change; the device's outbox is out of step with the server")]
+    SeqReused(u64),
+    #[error("change id {0} is already stored with different content")]
+    ChangeIdReused(String),
 }
 
 impl ChangeError {
@@ -69,8 +88,113 @@ impl ChangeError {
             ChangeError::MissingField { .. } => "missing_field",
             ChangeError::ConsentRequired => "consent_required",
             ChangeError::ImmutableField { .. } => "immutable_field",
+            ChangeError::InvalidText { .. } => "invalid_text",
+            ChangeError::InvalidId { .. } => "invalid_id",
+            ChangeError::UnknownCentre(_) => "unknown_centre",
+            ChangeError::FutureStart { .. } => "future_start",
+            ChangeError::Forbidden { .. } => "forbidden",
+            ChangeError::SeqGap { .. } => "seq_gap",
+            ChangeError::SeqReused(_) => "seq_reused",
+            ChangeError::ChangeIdReused(_) => "change_id_reused",
         }
     }
+
+    /// Every code [`ChangeError::code`] can return: the per-change rejection
+    /// codes of a push result, listed in `schemas/problem.schema.json`.
+    pub const CODES: &'static [&'static str] = &[
+        "unknown_collection",
+        "unknown_field",
+        "invalid_hlc",
+        "invalid_base",
+        "empty_change",
+        "too_many_fields",
+        "invalid_type",
+        "invalid_value",
+        "out_of_range",
+        "too_long",
+        "missing_field",
+        "consent_required",
+        "immutable_field",
+        "invalid_text",
+        "invalid_id",
+        "unknown_centre",
+        "future_start",
+        "forbidden",
+        "seq_gap",
+        "seq_reused",
+        "change_id_reused",
+    ];
+}
+
+/// Whether `c` may not appear in a name: control characters, and the
+/// bidirectional embedding, override and isolate characters that can make a
+/// name display as something else (U+202A..U+202E, U+2066..U+2069).
+pub fn is_forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Checks a person's or a place's name: 1..=`max` code points, nothing from
+/// [`is_forbidden_in_name`]. The text is never rewritten (no normalisation:
+/// it would reorder Thai marks and make replicas differ).
+pub fn check_name(key: &str, s: &str, max: usize) -> Result<(), ChangeError> {
+    let len = s.chars().count();
+    if len > max {
+        return Err(ChangeError::TooLong {
+            key: key.to_owned(),
+            max,
+            len,
+        });
+    }
+    if s.trim().is_empty() {
+        return Err(ChangeError::InvalidValue {
+            key: key.to_owned(),
+            reason: "must not be empty".to_owned(),
+        });
+    }
+    if s.chars().any(is_forbidden_in_name) {
+        return Err(ChangeError::InvalidText {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// How far after the server's time a session may start: a day, so a
+/// volunteer in a later time zone or logging tomorrow's appointment is fine.
+pub const MAX_FUTURE_START_MS: i64 = 24 * 3600 * 1000;
+
+/// Refuses a session that starts more than a day after `server_now_ms`.
+/// The start is judged both as written and corrected by `clock_offset_ms`
+/// (the device's clock minus the server's), and refused only when both are
+/// too far ahead: an app that stamped the start from a phone clock that is
+/// days ahead, and a volunteer who typed the real date on a phone whose
+/// clock was reset to 1970, both keep their work.
+pub fn check_start(
+    change: &Change,
+    server_now_ms: u64,
+    clock_offset_ms: i64,
+) -> Result<(), ChangeError> {
+    let started = change
+        .writes
+        .iter()
+        .find(|w| w.key == crate::Key::field(crate::Field::StartedAt))
+        .and_then(|w| w.value.as_str())
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let Some(started) = started else {
+        return Ok(());
+    };
+    let now = i64::try_from(server_now_ms).unwrap_or(i64::MAX);
+    let written = started.timestamp_millis();
+    let corrected = written.saturating_sub(clock_offset_ms);
+    let ahead = written.min(corrected).saturating_sub(now);
+    if ahead > MAX_FUTURE_START_MS {
+        return Err(ChangeError::FutureStart {
+            hours_ahead: ahead / 3_600_000,
+        });
+    }
+    Ok(())
 }
 
 /// Facts from outside that validation depends on.
@@ -186,6 +310,7 @@ fn check_text(kind: Kind, key: &str, s: &str) -> Result<(), ChangeError> {
                 return invalid("must not contain NUL characters");
             }
         }
+        Kind::Name { max } => check_name(key, s, max)?,
         Kind::CentreId => {
             let len = s.chars().count();
             if len > MAX_CENTRE_ID_CHARS {
@@ -287,4 +412,127 @@ pub fn check_against_state(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Collection, Role};
+
+    /// One error of every kind. The match below has no wildcard, so a new
+    /// variant does not compile until it is added here, and then its code
+    /// must be in [`ChangeError::CODES`].
+    #[test]
+    fn every_rejection_code_is_listed_once() {
+        let s = String::new;
+        let examples = [
+            ChangeError::UnknownCollection(s()),
+            ChangeError::UnknownField {
+                collection: s(),
+                key: s(),
+            },
+            ChangeError::InvalidHlc {
+                hlc: s(),
+                reason: s(),
+            },
+            ChangeError::InvalidBase {
+                key: s(),
+                reason: s(),
+            },
+            ChangeError::EmptyChange,
+            ChangeError::TooManyFields { count: 0, max: 0 },
+            ChangeError::InvalidType {
+                key: s(),
+                expected: "",
+            },
+            ChangeError::InvalidValue {
+                key: s(),
+                reason: s(),
+            },
+            ChangeError::OutOfRange {
+                key: s(),
+                min: 0,
+                max: 0,
+            },
+            ChangeError::TooLong {
+                key: s(),
+                max: 0,
+                len: 0,
+            },
+            ChangeError::MissingField { key: s() },
+            ChangeError::ConsentRequired,
+            ChangeError::ImmutableField { key: s() },
+            ChangeError::InvalidText { key: s() },
+            ChangeError::InvalidId {
+                field: "id",
+                id: s(),
+            },
+            ChangeError::UnknownCentre(s()),
+            ChangeError::FutureStart { hours_ahead: 0 },
+            ChangeError::Forbidden {
+                role: Role::Volunteer,
+                collection: Collection::Sessions,
+            },
+            ChangeError::SeqGap { seq: 0, acked: 0 },
+            ChangeError::SeqReused(0),
+            ChangeError::ChangeIdReused(s()),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &examples {
+            match e {
+                ChangeError::UnknownCollection(_)
+                | ChangeError::UnknownField { .. }
+                | ChangeError::InvalidHlc { .. }
+                | ChangeError::InvalidBase { .. }
+                | ChangeError::EmptyChange
+                | ChangeError::TooManyFields { .. }
+                | ChangeError::InvalidType { .. }
+                | ChangeError::InvalidValue { .. }
+                | ChangeError::OutOfRange { .. }
+                | ChangeError::TooLong { .. }
+                | ChangeError::MissingField { .. }
+                | ChangeError::ConsentRequired
+                | ChangeError::ImmutableField { .. }
+                | ChangeError::InvalidText { .. }
+                | ChangeError::InvalidId { .. }
+                | ChangeError::UnknownCentre(_)
+                | ChangeError::FutureStart { .. }
+                | ChangeError::Forbidden { .. }
+                | ChangeError::SeqGap { .. }
+                | ChangeError::SeqReused(_)
+                | ChangeError::ChangeIdReused(_) => {}
+            }
+            assert!(
+                ChangeError::CODES.contains(&e.code()),
+                "{} is listed",
+                e.code()
+            );
+            assert!(seen.insert(e.code()), "{} belongs to one variant", e.code());
+        }
+        assert_eq!(
+            seen.len(),
+            ChangeError::CODES.len(),
+            "no listed code is unused"
+        );
+    }
+
+    #[test]
+    fn names_refuse_controls_and_bidi_overrides_but_keep_thai_marks() {
+        assert_eq!(check_name("display_name", "นางมาลี ใจดี", 200), Ok(()));
+        for bad in ["a\u{202e}b", "\u{2066}x", "tab\there", "nul\0"] {
+            assert_eq!(
+                check_name("display_name", bad, 200).map_err(|e| e.code()),
+                Err("invalid_text"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            check_name("display_name", "  ", 200).map_err(|e| e.code()),
+            Err("invalid_value")
+        );
+        assert_eq!(
+            check_name("display_name", &"ก".repeat(201), 200).map_err(|e| e.code()),
+            Err("too_long")
+        );
+    }
 }

@@ -122,14 +122,14 @@ fn serialized_changes_and_pushes_validate() {
         server_hlc: Hlc::new(T0, 3, Node::Server),
         results: vec![
             PushResult {
-                id: change.id,
+                id: change.id.to_string(),
                 status: PushStatus::Applied,
                 code: None,
                 detail: None,
                 warning: Some("clock_skew".into()),
             },
             PushResult {
-                id: Uuid::new_v4(),
+                id: Uuid::new_v4().to_string(),
                 status: PushStatus::Rejected,
                 code: Some("seq_gap".into()),
                 detail: Some("expected device_seq 2".into()),
