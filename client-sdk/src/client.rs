@@ -240,8 +240,11 @@ impl Client {
         if current != used {
             return Ok(current);
         }
+        // With the device id, a retry of a refresh whose answer was lost is
+        // let through (the server's grace window) instead of ending the login.
         let body = serde_json::to_vec(&RefreshRequest {
             refresh_token: self.token(META_REFRESH)?,
+            device_id: Some(self.device_id()),
         })
         .map_err(|e| Error::Protocol(e.to_string()))?;
         let response = self.http.send(

@@ -149,10 +149,10 @@ impl Client {
             None => 1,
         };
         let dto = ChangeDto {
-            id: Uuid::now_v7(),
+            id: Uuid::now_v7().to_string(),
             device_seq: seq,
             collection: collection.name().to_owned(),
-            record_id: id,
+            record_id: id.to_string(),
             hlc: hlc.to_string(),
             fields: writes
                 .into_iter()

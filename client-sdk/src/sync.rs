@@ -140,7 +140,7 @@ impl Client {
                 answer.acked_seq
             )));
         }
-        let seqs: HashMap<Uuid, u64> = batch
+        let seqs: HashMap<String, u64> = batch
             .iter()
             .filter_map(|c| {
                 serde_json::from_str::<ChangeDto>(&c.body)

@@ -1,26 +1,35 @@
-//! Creating user accounts: shared by the admin API, the `user add` command and
-//! the first start's admin.
+//! The rules of accounts and centres (contract section 8), shared by the
+//! admin API, the `asa-server user` commands and the first start's admin.
 
-use sync_core::Role;
+use sync_core::{check_name, ProblemCode, Role};
 use uuid::Uuid;
 
 use crate::auth::password;
-use crate::store::{Store, StoreError, User};
+use crate::store::{CreateUser, Store, StoreError, User};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most code points in a display name, and in a centre's name, province and district.
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_CENTRE_CODE_CHARS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("username must be 1 to 64 characters without spaces or control characters")]
+    #[error("a username is 3 to 64 ASCII letters, digits, `.`, `_` or `-`")]
     BadUsername,
-    #[error("password must be at least {MIN_PASSWORD_CHARS} characters")]
+    #[error("{0}")]
+    BadText(String),
+    #[error("a password is at least {MIN_PASSWORD_CHARS} characters")]
     WeakPassword,
     #[error("role must be volunteer, manager or admin")]
     BadRole,
     #[error("a {0} must belong to a centre: give centre_id")]
     MissingCentre(Role),
-    #[error("centre_id must be 1 to 64 characters without control characters")]
-    BadCentre,
+    #[error("an admin belongs to no centre: leave centre_id out")]
+    AdminWithCentre,
+    #[error("a centre code is 1 to {MAX_CENTRE_CODE_CHARS} of A-Z, a-z, 0-9, `-` and `_`")]
+    BadCentreCode,
+    #[error("there is no centre {0:?}; create it first")]
+    UnknownCentre(String),
     #[error("username {0:?} is taken")]
     Taken(String),
     #[error("cannot hash the password: {0}")]
@@ -30,16 +39,68 @@ pub enum AccountError {
 }
 
 impl AccountError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            AccountError::BadUsername => "invalid_username",
-            AccountError::WeakPassword => "weak_password",
-            AccountError::BadRole => "invalid_role",
-            AccountError::MissingCentre(_) => "missing_centre",
-            AccountError::BadCentre => "invalid_centre",
-            AccountError::Taken(_) => "username_taken",
-            AccountError::Hash(_) | AccountError::Store(_) => "internal",
+            AccountError::BadUsername => ProblemCode::InvalidUsername,
+            AccountError::BadText(_) => ProblemCode::InvalidText,
+            AccountError::WeakPassword => ProblemCode::WeakPassword,
+            AccountError::BadRole => ProblemCode::InvalidRole,
+            AccountError::MissingCentre(_) => ProblemCode::MissingCentre,
+            AccountError::AdminWithCentre | AccountError::BadCentreCode => {
+                ProblemCode::InvalidCentre
+            }
+            AccountError::UnknownCentre(_) => ProblemCode::UnknownCentre,
+            AccountError::Taken(_) => ProblemCode::UsernameTaken,
+            AccountError::Hash(_) | AccountError::Store(_) => ProblemCode::Internal,
         }
+    }
+}
+
+/// 3..=64 ASCII letters, digits, `.`, `_`, `-`: nothing that can look like
+/// another name (no zero-width or right-to-left characters, no accents).
+pub fn check_username(username: &str) -> Result<(), AccountError> {
+    let ok = (3..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadUsername)
+    }
+}
+
+/// A display name or a centre's name: sync-core's rule for names.
+pub fn check_text(field: &str, text: &str) -> Result<(), AccountError> {
+    check_name(field, text, MAX_NAME_CHARS).map_err(|e| AccountError::BadText(e.to_string()))
+}
+
+pub fn check_password(password: &str) -> Result<(), AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    Ok(())
+}
+
+pub fn check_centre_code(code: &str) -> Result<(), AccountError> {
+    let ok = (1..=MAX_CENTRE_CODE_CHARS).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadCentreCode)
+    }
+}
+
+/// Whether a role and a centre go together: admins have none, others one.
+pub fn check_role_centre(role: Role, centre_id: Option<&str>) -> Result<(), AccountError> {
+    match (role, centre_id) {
+        (Role::Admin, Some(_)) => Err(AccountError::AdminWithCentre),
+        (Role::Admin, None) => Ok(()),
+        (role, None) => Err(AccountError::MissingCentre(role)),
+        (_, Some(_)) => Ok(()),
     }
 }
 
@@ -47,42 +108,30 @@ impl AccountError {
 #[derive(Debug, Clone)]
 pub struct NewAccount {
     pub username: String,
+    pub display_name: String,
     pub role: Role,
     pub centre_id: Option<String>,
 }
 
 /// Checks what an account request says, before any hashing is spent on it.
+/// The username and names are kept exactly as given.
 pub fn check(
     username: &str,
     password: &str,
     role: &str,
     centre_id: Option<&str>,
+    display_name: Option<&str>,
 ) -> Result<NewAccount, AccountError> {
-    let username = username.trim();
-    let len = username.chars().count();
-    if len == 0
-        || len > 64
-        || username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(AccountError::BadUsername);
+    check_username(username)?;
+    if let Some(name) = display_name {
+        check_text("display_name", name)?;
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AccountError::WeakPassword);
-    }
+    check_password(password)?;
     let role: Role = role.parse().map_err(|_| AccountError::BadRole)?;
-    let centre_id = centre_id.map(str::trim).filter(|c| !c.is_empty());
-    if let Some(c) = centre_id {
-        if c.chars().count() > 64 || c.chars().any(char::is_control) {
-            return Err(AccountError::BadCentre);
-        }
-    }
-    if role != Role::Admin && centre_id.is_none() {
-        return Err(AccountError::MissingCentre(role));
-    }
+    check_role_centre(role, centre_id)?;
     Ok(NewAccount {
         username: username.to_owned(),
+        display_name: display_name.unwrap_or(username).to_owned(),
         role,
         centre_id: centre_id.map(str::to_owned),
     })
@@ -97,14 +146,19 @@ pub fn insert(
     let user = User {
         id: Uuid::now_v7(),
         username: account.username,
+        display_name: account.display_name,
         password_hash,
         role: account.role,
         centre_id: account.centre_id,
+        disabled: false,
     };
-    let username = user.username.clone();
-    store
-        .create_user(&user)?
-        .ok_or(AccountError::Taken(username))
+    match store.create_user(&user)? {
+        CreateUser::Created(user) => Ok(user),
+        CreateUser::UsernameTaken => Err(AccountError::Taken(user.username)),
+        CreateUser::UnknownCentre => Err(AccountError::UnknownCentre(
+            user.centre_id.unwrap_or_default(),
+        )),
+    }
 }
 
 /// Checks, hashes on this thread, and stores: for the command line and the
@@ -115,7 +169,8 @@ pub fn create_user(
     password: &str,
     role: &str,
     centre_id: Option<&str>,
+    display_name: Option<&str>,
 ) -> Result<User, AccountError> {
-    let account = check(username, password, role, centre_id)?;
+    let account = check(username, password, role, centre_id, display_name)?;
     insert(store, account, password::hash(password)?)
 }

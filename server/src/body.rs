@@ -8,6 +8,9 @@ use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use sync_core::wire::INVALID_ID_MESSAGE;
+use sync_core::ProblemCode;
+
 use crate::error::ApiError;
 
 pub async fn read_json<T: DeserializeOwned>(
@@ -52,12 +55,8 @@ pub async fn read_json<T: DeserializeOwned>(
     let mut stream = Decompress::from_headers(payload.into_inner(), req.headers());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(
-                "invalid_body",
-                format!("the request body could not be read: {e}"),
-            )
-        })?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(ProblemCode::InvalidBody, unreadable_body(&e)))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -66,13 +65,52 @@ pub async fn read_json<T: DeserializeOwned>(
     parse_json(&body)
 }
 
-/// Parses JSON, telling malformed JSON apart from JSON of the wrong shape.
+/// Why a body could not be read, in plain words (the framework's own
+/// messages carry debug dumps of IO errors).
+fn unreadable_body(e: &actix_web::error::PayloadError) -> String {
+    use actix_web::error::PayloadError as P;
+    match e {
+        P::Incomplete(_) => "the request body ended before its declared length".into(),
+        P::EncodingCorrupted => "the request body is not valid gzip".into(),
+        P::Overflow => "the request body is longer than allowed".into(),
+        P::UnknownLength => "the request body has no length".into(),
+        _ => "the request body could not be read".into(),
+    }
+}
+
+/// Parses JSON, telling malformed JSON apart from JSON of the wrong shape,
+/// and a non-canonical id apart from other shape errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::bad_request(
-            "invalid_request",
-            format!("the JSON does not match the API: {e}"),
+        serde_json::error::Category::Data => shape_error(&e.to_string()),
+        _ => ApiError::bad_request(
+            ProblemCode::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
         ),
-        _ => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")),
     })
+}
+
+/// A body or query of the wrong shape: `invalid_id` when the reason is an
+/// id that is not canonical, else `code`.
+pub fn shape_error_as(code: ProblemCode, message: &str) -> ApiError {
+    match message.find(INVALID_ID_MESSAGE) {
+        Some(at) => ApiError::bad_request(
+            ProblemCode::InvalidId,
+            message[at + INVALID_ID_MESSAGE.len()..].to_owned(),
+        ),
+        None => ApiError::bad_request(code, message.to_owned()),
+    }
+}
+
+fn shape_error(message: &str) -> ApiError {
+    match shape_error_as(ProblemCode::InvalidRequest, message) {
+        ApiError::BadRequest {
+            code: ProblemCode::InvalidRequest,
+            detail,
+        } => ApiError::bad_request(
+            ProblemCode::InvalidRequest,
+            format!("the JSON does not match the API: {detail}"),
+        ),
+        other => other,
+    }
 }

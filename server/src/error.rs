@@ -1,44 +1,56 @@
-//! Every error the API returns, as RFC 9457 problem+json with a stable `code`.
-//! 5xx bodies say nothing about the cause; the cause goes to the log.
+//! Every error the API returns, as RFC 9457 problem+json with a stable `code`
+//! (a [`ProblemCode`]; the list lives in sync-core). 5xx bodies say nothing
+//! about the cause; the cause goes to the log.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use sync_core::wire::Problem;
+use sync_core::ProblemCode;
 
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    InvalidCredentials(&'static str),
+    BadRequest { code: ProblemCode, detail: String },
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
-    #[error("{0}")]
-    NotFound(String),
+    Unauthorized { code: ProblemCode, detail: String },
+    #[error("{detail}")]
+    Forbidden { code: ProblemCode, detail: String },
+    #[error("{detail}")]
+    NotFound { code: ProblemCode, detail: String },
     #[error("{0}")]
     MethodNotAllowed(String),
+    #[error("{0}")]
+    NotAcceptable(String),
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ProblemCode, detail: String },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("too many failed logins for this username; try again in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
-    #[error("the store is not answering")]
+    #[error("{detail}")]
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
+    #[error("the database is not answering; try again in a moment")]
     Unavailable,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ProblemCode, detail: impl Into<String>) -> ApiError {
         ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized(code: ProblemCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Unauthorized {
             code,
             detail: detail.into(),
         }
@@ -46,49 +58,52 @@ impl ApiError {
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
         ApiError::Forbidden {
-            code: "forbidden",
+            code: ProblemCode::Forbidden,
             detail: detail.into(),
         }
     }
 
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest { code, .. }
-            | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::InvalidCredentials(code) => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable => "unavailable",
-            ApiError::Internal(_) => "internal",
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::NotFound {
+            code: ProblemCode::NotFound,
+            detail: detail.into(),
         }
     }
 
-    fn title(&self) -> &'static str {
+    pub fn conflict(code: ProblemCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+
+    pub fn code(&self) -> ProblemCode {
         match self {
-            ApiError::BadRequest { .. } => "Bad request",
-            ApiError::Unauthorized(_) | ApiError::InvalidCredentials(_) => "Unauthorized",
-            ApiError::Forbidden { .. } => "Forbidden",
-            ApiError::NotFound(_) => "Not found",
-            ApiError::MethodNotAllowed(_) => "Method not allowed",
-            ApiError::Conflict { .. } => "Conflict",
-            ApiError::PayloadTooLarge(_) => "Payload too large",
-            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
-            ApiError::TooManyRequests { .. } => "Too many requests",
-            ApiError::Unavailable => "Service unavailable",
-            ApiError::Internal(_) => "Internal server error",
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. } => *code,
+            ApiError::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
+            ApiError::NotAcceptable(_) => ProblemCode::NotAcceptable,
+            ApiError::PayloadTooLarge(_) => ProblemCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
+            ApiError::TooManyRequests { .. } => ProblemCode::TooManyRequests,
+            ApiError::Unavailable => ProblemCode::StoreUnavailable,
+            ApiError::Internal(_) => ProblemCode::Internal,
         }
     }
 
     pub fn problem(&self) -> Problem {
+        let status = self.status_code();
         Problem::new(
-            self.status_code().as_u16(),
-            self.code(),
-            self.title(),
+            status.as_u16(),
+            self.code().as_str(),
+            status.canonical_reason().unwrap_or("Error"),
             self.to_string(),
         )
     }
@@ -113,10 +128,11 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -136,13 +152,15 @@ impl ResponseError for ApiError {
             HeaderValue::from_static("application/problem+json"),
         ));
         match self {
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}

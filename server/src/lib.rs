@@ -8,6 +8,8 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod metrics;
+pub mod operator;
+pub mod records;
 mod routes;
 pub mod settings;
 pub mod startup;

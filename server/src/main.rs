@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use asa_server::operator;
 use asa_server::settings::{LogFormat, Settings};
 use asa_server::startup::{open_store, Application};
+use asa_server::store::Store;
 use clap::{Parser, Subcommand};
 use sync_core::SystemClock;
 
@@ -29,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage community digital centres.
+    Centre {
+        #[command(subcommand)]
+        command: CentreCommand,
+    },
     /// Create or upgrade the database, then exit.
     Migrate,
 }
@@ -37,15 +44,57 @@ enum Command {
 enum UserCommand {
     /// Add a user; the password is read from the first line of standard input.
     Add {
+        /// 3 to 64 ASCII letters, digits, `.`, `_` or `-` (compared without case).
         #[arg(long)]
         username: String,
-        /// volunteer, manager or admin
-        #[arg(long)]
+        /// volunteer, manager or admin.
+        #[arg(long, value_parser = ["volunteer", "manager", "admin"])]
         role: String,
-        /// The centre of a volunteer or manager.
+        /// The centre code of a volunteer or manager (it must exist: `centre add`).
+        #[arg(long)]
+        centre: Option<String>,
+        /// The name managers see (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List users: username, role, centre, state, devices, display name.
+    List {
+        /// Only the users of this centre.
         #[arg(long)]
         centre: Option<String>,
     },
+    /// Disable a user: every login of theirs ends at once.
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
+    /// Set a user's password (read from standard input); ends their logins.
+    Passwd { username: String },
+    /// Unbind a user's device (all of them without --device); its logins end.
+    Unbind {
+        username: String,
+        /// The device id to unbind.
+        #[arg(long)]
+        device: Option<uuid::Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CentreCommand {
+    /// Add a community digital centre.
+    Add {
+        /// 1 to 32 of A-Z, a-z, 0-9, `-` and `_`; it never changes.
+        #[arg(long)]
+        code: String,
+        /// The centre's name (Thai is fine).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        province: String,
+        #[arg(long)]
+        district: String,
+    },
+    /// List centres: code, name, province, district.
+    List,
 }
 
 fn init_tracing(format: LogFormat) {
@@ -82,34 +131,90 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::User {
-            command:
-                UserCommand::Add {
-                    username,
-                    role,
-                    centre,
-                },
-        } => {
+        Command::User { command } => {
             let (store, generated) = open_store(&settings)?;
             print_generated_password(generated);
-            eprintln!("password for {username}:");
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .context("reading the password")?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            let user = asa_server::accounts::create_user(
-                store.as_ref(),
-                &username,
-                password,
-                &role,
-                centre.as_deref(),
-            )?;
-            println!("created {} {} ({})", user.role, user.username, user.id);
+            user_command(store.as_ref(), command)
+        }
+        Command::Centre { command } => {
+            let (store, generated) = open_store(&settings)?;
+            print_generated_password(generated);
+            match command {
+                CentreCommand::Add {
+                    code,
+                    name,
+                    province,
+                    district,
+                } => {
+                    let c =
+                        operator::add_centre(store.as_ref(), &code, &name, &province, &district)?;
+                    println!("created centre {} ({})", c.code, c.name);
+                }
+                CentreCommand::List => {
+                    for line in operator::list_centres(store.as_ref())? {
+                        println!("{line}");
+                    }
+                }
+            }
             Ok(())
         }
     }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password(username: &str) -> anyhow::Result<String> {
+    eprintln!("password for {username}:");
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn user_command(store: &dyn Store, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            centre,
+            display_name,
+        } => {
+            let password = read_password(&username)?;
+            let user = operator::add_user(
+                store,
+                &username,
+                &password,
+                &role,
+                centre.as_deref(),
+                display_name.as_deref(),
+            )?;
+            println!("created {} {} ({})", user.role, user.username, user.id);
+        }
+        UserCommand::List { centre } => {
+            for line in operator::list_users(store, centre.as_deref())? {
+                println!("{line}");
+            }
+        }
+        UserCommand::Disable { username } => {
+            operator::set_disabled(store, &username, true)?;
+            println!("disabled {username}; every login of theirs has ended");
+        }
+        UserCommand::Enable { username } => {
+            operator::set_disabled(store, &username, false)?;
+            println!("enabled {username}");
+        }
+        UserCommand::Passwd { username } => {
+            let password = read_password(&username)?;
+            operator::set_password(store, &username, &password)?;
+            println!("password of {username} changed; every login of theirs has ended");
+        }
+        UserCommand::Unbind { username, device } => {
+            let n = operator::unbind(store, &username, device)?;
+            println!("unbound {n} device(s) of {username}");
+        }
+    }
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

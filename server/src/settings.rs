@@ -2,6 +2,7 @@
 //! then `ASA_`-prefixed environment variables (each later layer wins).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -64,7 +65,9 @@ pub struct Settings {
     pub records_default_limit: usize,
     /// Failed logins for one username before it is throttled.
     pub login_max_failures: u32,
-    /// How long failures count, and how long a throttled username waits.
+    /// Failed logins from one client address (any usernames) before it waits.
+    pub login_address_max_failures: u32,
+    /// How long failures count.
     pub login_window_secs: u64,
     pub sqlite_synchronous: Synchronous,
     /// Read connections beside the single writer.
@@ -73,6 +76,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Seconds SIGTERM waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address
+    /// (`ASA_TRUSTED_PROXIES`, comma-separated addresses).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// When set, `/metrics` is served only on this address (`ASA_METRICS_BIND`).
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Settings {
@@ -89,12 +97,15 @@ impl Default for Settings {
             pull_max_limit: 1000,
             records_default_limit: 100,
             login_max_failures: 5,
+            login_address_max_failures: 20,
             login_window_secs: 15 * 60,
             sqlite_synchronous: Synchronous::Full,
             reader_connections: 4,
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
         }
     }
 }
@@ -179,9 +190,22 @@ impl Settings {
             "records_default_limit" => self.records_default_limit = num(value)?,
             "login_max_failures" => self.login_max_failures = num(value)?,
             "login_window_secs" => self.login_window_secs = num(value)?,
+            "login_address_max_failures" => self.login_address_max_failures = num(value)?,
             "reader_connections" => self.reader_connections = num(value)?,
             "workers" => self.workers = num(value)?,
             "shutdown_timeout_secs" => self.shutdown_timeout_secs = num(value)?,
+            "trusted_proxies" => {
+                self.trusted_proxies = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| {
+                        v.parse::<IpAddr>()
+                            .map_err(|_| format!("{v:?} is not an IP address"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "metrics_bind" => self.metrics_bind = Some(value.to_owned()).filter(|v| !v.is_empty()),
             "sqlite_synchronous" => {
                 self.sqlite_synchronous = match value {
                     "full" => Synchronous::Full,

@@ -12,9 +12,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sync_core::Clock;
 
+use anyhow::Context;
+use sync_core::ProblemCode;
+
 use crate::accounts;
 use crate::auth::hasher::Hasher;
 use crate::auth::tokens::{new_signing_secret, Keys};
+use crate::body;
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
 use crate::routes;
@@ -25,7 +29,10 @@ use crate::store::Store;
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
+    /// `/metrics` on its own listener, when `metrics_bind` is set.
+    metrics_server: Option<Server>,
     /// The generated password of the admin created on first start, to print once.
     pub generated_admin_password: Option<String>,
 }
@@ -59,7 +66,7 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option
                 p
             }
         };
-        accounts::create_user(&store, "admin", &password, "admin", None)?;
+        accounts::create_user(&store, "admin", &password, "admin", None, None)?;
         tracing::info!("created the first user, `admin`");
     }
     Ok((Arc::new(store), generated))
@@ -69,8 +76,19 @@ impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let (store, generated_admin_password) = open_store(&settings)?;
         let secret = store.secret("jwt_signing_key", &new_signing_secret)?;
-        let listener = TcpListener::bind(&settings.bind)?;
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {} (bind, ASA_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match &settings.metrics_bind {
+            Some(addr) => Some(TcpListener::bind(addr).with_context(|| {
+                format!("cannot listen on {addr} (metrics_bind, ASA_METRICS_BIND)")
+            })?),
+            None => None,
+        };
+        let metrics_port = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
         let workers = settings.workers;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         // Store work is serialized on one writer and a few readers; more
@@ -86,18 +104,30 @@ impl Application {
             metrics: Metrics::new()?,
             hasher: Hasher::new(cores)?,
         });
-        let query_config = web::QueryConfig::default()
-            .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into());
-        let path_config = web::PathConfig::default()
-            .error_handler(|e, _| ApiError::NotFound(e.to_string()).into());
+        let query_config = web::QueryConfig::default().error_handler(|e, _| {
+            let message = match &e {
+                actix_web::error::QueryPayloadError::Deserialize(d) => d.to_string(),
+                other => other.to_string(),
+            };
+            body::shape_error_as(
+                ProblemCode::InvalidQuery,
+                &format!("the query string is invalid: {message}"),
+            )
+            .into()
+        });
+        let path_config = web::PathConfig::default().error_handler(|_, req| {
+            ApiError::not_found(format!("there is nothing at {}", req.path())).into()
+        });
+        let metrics_here = metrics_listener.is_none();
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .app_data(query_config.clone())
                 .app_data(path_config.clone())
                 .wrap(Compress::default())
                 .wrap(from_fn(metrics::observe))
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, metrics_here))
         })
         // Without TCP_NODELAY a response written in two segments waits for the
         // client's delayed ACK (40 ms) on every keep-alive request.
@@ -113,9 +143,24 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
+        let metrics_server = match metrics_listener {
+            Some(listener) => Some(
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .configure(routes::configure_metrics)
+                })
+                .workers(1)
+                .listen(listener)?
+                .run(),
+            ),
+            None => None,
+        };
         Ok(Application {
             port,
+            metrics_port,
             server,
+            metrics_server,
             generated_admin_password,
         })
     }
@@ -124,12 +169,28 @@ impl Application {
         self.port
     }
 
+    /// The port of the metrics listener, when `metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// A handle to stop the server gracefully (what SIGTERM does).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
+    /// Serves until the API listener stops; the metrics listener stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics_server {
+            Some(metrics) => {
+                let metrics_handle = metrics.handle();
+                let metrics = actix_web::rt::spawn(metrics);
+                let result = self.server.await;
+                metrics_handle.stop(true).await;
+                let _ = metrics.await;
+                result
+            }
+            None => self.server.await,
+        }
     }
 }

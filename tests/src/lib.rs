@@ -191,9 +191,29 @@ impl TestApp {
         }
     }
 
-    /// Creates a user through the admin API and logs them in on a new device.
+    /// Creates a centre through the admin API unless it exists already.
+    pub async fn ensure_centre(&self, admin: &Session, code: &str) {
+        let response = self
+            .post_json(
+                "/v1/admin/centres",
+                Some(&admin.access),
+                &json!({"code": code, "name": format!("ศูนย์ {code}"), "province": "เชียงใหม่", "district": "เมืองเชียงใหม่"}),
+            )
+            .await;
+        assert!(
+            [StatusCode::CREATED, StatusCode::CONFLICT].contains(&response.status()),
+            "create centre {code}: {}",
+            response.status()
+        );
+    }
+
+    /// Creates a user through the admin API (and their centre, if it does not
+    /// exist yet) and logs them in on a new device.
     pub async fn user(&self, role: &str, centre: Option<&str>) -> Session {
         let admin = self.admin().await;
+        if let Some(code) = centre {
+            self.ensure_centre(&admin, code).await;
+        }
         let username = format!("{role}-{}", &Uuid::new_v4().simple().to_string()[..8]);
         let password = "correct horse battery";
         let response = self

@@ -64,8 +64,21 @@ impl Remote {
         })
     }
 
-    /// Creates a user (as admin) and returns its username and password.
+    /// Creates a user (as admin), and their centre unless it exists, and
+    /// returns the username and password.
     pub fn create_user(&self, role: &str, centre: &str) -> (String, String) {
+        let created = self
+            .http
+            .post(format!("{}/v1/admin/centres", self.base))
+            .bearer_auth(&self.access)
+            .json(&json!({"code": centre, "name": centre, "province": "ลำปาง", "district": "เมืองลำปาง"}))
+            .send()
+            .unwrap_or_else(|e| panic!("create centre {centre}: {e}"));
+        assert!(
+            [StatusCode::CREATED, StatusCode::CONFLICT].contains(&created.status()),
+            "create centre {centre}: {}",
+            created.status()
+        );
         let username = format!("{role}-{}", &Uuid::new_v4().simple().to_string()[..12]);
         let password = "correct horse battery".to_owned();
         let body =

@@ -17,6 +17,9 @@ pub struct Claims {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub centre: Option<String>,
+    /// The login (refresh token family) this token belongs to: revoking the
+    /// login revokes the token.
+    pub fam: i64,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,

@@ -1,11 +1,13 @@
-//! Login and refresh (PROTOCOL.md section 6, Auth).
+//! Login, refresh and logout (contract sections 6 and 8).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use sync_core::wire::{LoginRequest, RefreshRequest, TokenResponse, UserDto};
+use sync_core::wire::{LoginRequest, LogoutRequest, RefreshRequest, TokenResponse, UserDto};
+use sync_core::{ProblemCode, Role};
 use uuid::Uuid;
 
 use super::blocking;
-use crate::auth::{password, tokens};
+use crate::auth::throttle::{self, Policy};
+use crate::auth::{client_address, password, tokens};
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -13,6 +15,12 @@ use crate::store::{BindOutcome, RotateOutcome, User};
 
 /// Auth bodies are small; anything bigger is not a login.
 const AUTH_BODY_LIMIT: usize = 16 * 1024;
+/// How long a rotated refresh token may be presented again by its own device
+/// when the answer that carried its successor was lost.
+pub const REFRESH_GRACE_SECS: i64 = 60;
+/// Attempts are counted under at most this much of the username sent, so a
+/// huge username cannot bloat the attempts table.
+const MAX_COUNTED_USERNAME: usize = 128;
 
 pub async fn login(
     req: HttpRequest,
@@ -22,22 +30,44 @@ pub async fn login(
     let body: LoginRequest = read_json(&req, payload, AUTH_BODY_LIMIT).await?;
     let settings = &state.settings;
     let now = state.now_secs();
-    let window = i64::try_from(settings.login_window_secs).unwrap_or(i64::MAX);
-    let since = now.saturating_sub(window);
-    let lookup = state.clone();
-    let username = body.username.clone();
-    let ((failures, first_at), user) = blocking(move || {
-        let failures = lookup.store.login_failures(&username, since)?;
-        Ok((failures, lookup.store.user_by_name(&username)?))
+    let window = i64::try_from(settings.login_window_secs).unwrap_or(i64::MAX / 2);
+    let policy = Policy {
+        username_failures: settings.login_max_failures,
+        address_failures: settings.login_address_max_failures,
+        window_secs: window,
+    };
+    let address = client_address(&req, &settings.trusted_proxies);
+    let counted: String = body.username.chars().take(MAX_COUNTED_USERNAME).collect();
+    let store = state.store.clone();
+    let (username, addr) = (counted.clone(), address.clone());
+    let username_for_lookup = body.username.clone();
+    let (reservation, user) = blocking(move || {
+        let reservation = store.reserve_login(
+            &username,
+            &addr,
+            now,
+            now.saturating_sub(window),
+            &|counts| throttle::judge(&policy, counts, now),
+        )?;
+        let user = match reservation {
+            Ok(_) => store.user_by_name(&username_for_lookup)?,
+            Err(_) => None,
+        };
+        Ok((reservation, user))
     })
     .await?;
-    if failures >= settings.login_max_failures {
-        tracing::warn!(target: "audit", username = %body.username, failures, "refused: login throttled");
-        let retry = (first_at + window - now).max(1);
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: u64::try_from(retry).unwrap_or(1),
-        });
-    }
+    let attempt = match reservation {
+        Ok(attempt) => attempt,
+        Err(retry_after_secs) => {
+            tracing::warn!(target: "audit", username = %counted, address = %address, retry_after_secs, "refused: login throttled");
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs,
+                detail: format!(
+                    "too many failed logins; wait {retry_after_secs} s before trying again"
+                ),
+            });
+        }
+    };
     // An unknown username is checked against a decoy hash, so it takes as
     // long as a wrong password.
     let stored = user.as_ref().map_or_else(
@@ -48,45 +78,75 @@ pub async fn login(
         .hasher
         .verify(body.password.clone(), stored)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let tokens =
-        blocking(move || finish_login(&state, body, user.filter(|_| verified), now, since)).await?;
+        .map_err(ApiError::internal)?;
+    let tokens = blocking(move || {
+        let user = user.filter(|_| verified);
+        state.store.finish_login(attempt, user.is_some())?;
+        finish_login(&state, body, user, &address, now)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
 
-/// Records the outcome of a password check and, for the right password,
-/// binds the device and issues the tokens.
+/// For the right password: refuses a disabled account, binds the device and
+/// issues the tokens.
 fn finish_login(
     state: &AppState,
     body: LoginRequest,
     user: Option<User>,
+    address: &str,
     now: i64,
-    since: i64,
 ) -> Result<TokenResponse, ApiError> {
     let Some(user) = user else {
-        state
-            .store
-            .record_login_failure(&body.username, now, since)?;
-        tracing::warn!(target: "audit", username = %body.username, "refused: wrong credentials");
-        return Err(ApiError::InvalidCredentials("invalid_credentials"));
+        tracing::warn!(target: "audit", username = %body.username, address, "refused: wrong credentials");
+        return Err(ApiError::unauthorized(
+            ProblemCode::InvalidCredentials,
+            "wrong username or password",
+        ));
     };
-    state.store.clear_login_failures(&body.username)?;
-    if state.store.bind_device(body.device_id, user.id)? == BindOutcome::OwnedByOther {
-        tracing::warn!(target: "audit", username = %body.username, device = %body.device_id, "refused: device bound to another user");
-        return Err(ApiError::Conflict {
-            code: "device_bound",
-            detail: "this device is registered to another user; reinstall the app to get a new device id".into(),
+    if user.disabled {
+        tracing::warn!(target: "audit", username = %user.username, "refused: login of a disabled account");
+        return Err(ApiError::Forbidden {
+            code: ProblemCode::AccountDisabled,
+            detail: "this account is disabled; ask your centre's manager".into(),
         });
     }
+    // A manager of the owner's centre, or an admin, may take over a phone
+    // bound to someone else: a disabled volunteer's outbox then reaches the
+    // server, and the device's sequence continues.
+    let may_take_over = |owner: &User| match user.role {
+        Role::Admin => true,
+        Role::Manager => owner.role == Role::Volunteer && owner.centre_id == user.centre_id,
+        Role::Volunteer => false,
+    };
+    match state
+        .store
+        .bind_device(body.device_id, &user, now, &may_take_over)?
+    {
+        BindOutcome::Bound => {}
+        BindOutcome::TookOver => {
+            tracing::info!(target: "audit", username = %user.username, device = %body.device_id, "device taken over");
+        }
+        BindOutcome::OwnedByOther => {
+            tracing::warn!(target: "audit", username = %body.username, device = %body.device_id, "refused: device bound to another user");
+            return Err(ApiError::conflict(
+                ProblemCode::DeviceBound,
+                "this device is registered to another user; ask a manager to unbind it, or reinstall the app to get a new device id",
+            ));
+        }
+    }
     let (refresh, hash) = tokens::new_refresh_token()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    let expires =
-        now + i64::try_from(state.settings.refresh_token_ttl_secs).unwrap_or(i64::MAX / 2);
-    state
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("no randomness: {e}")))?;
+    let expires = now + ttl(state.settings.refresh_token_ttl_secs);
+    let family = state
         .store
         .create_refresh_token(&hash, user.id, body.device_id, expires, now)?;
     tracing::info!(target: "audit", username = %user.username, device = %body.device_id, "login");
-    token_response(state, &user, body.device_id, refresh)
+    token_response(state, &user, body.device_id, family, refresh)
+}
+
+fn ttl(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 4)
 }
 
 pub async fn refresh(
@@ -102,64 +162,122 @@ pub async fn refresh(
 fn refresh_blocking(state: &AppState, body: RefreshRequest) -> Result<TokenResponse, ApiError> {
     let now = state.now_secs();
     let (next, next_hash) = tokens::new_refresh_token()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    let expires =
-        now + i64::try_from(state.settings.refresh_token_ttl_secs).unwrap_or(i64::MAX / 2);
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("no randomness: {e}")))?;
+    let expires = now + ttl(state.settings.refresh_token_ttl_secs);
     let old_hash = tokens::refresh_hash(&body.refresh_token);
     // The first bytes of the token's hash tell refusals of one token apart in
     // the audit log without revealing anything that could be replayed.
     let fingerprint: String = old_hash[..6].iter().map(|b| format!("{b:02x}")).collect();
-    let refused = |code: &'static str| {
-        tracing::warn!(target: "audit", code, token = %fingerprint, "refused: refresh");
-        Err(ApiError::InvalidCredentials(code))
+    let refused = |code: ProblemCode, detail: &str| {
+        tracing::warn!(target: "audit", code = %code, token = %fingerprint, "refused: refresh");
+        Err(ApiError::unauthorized(code, detail.to_owned()))
     };
-    let (user_id, device_id) = match state
-        .store
-        .rotate_refresh_token(&old_hash, &next_hash, now, expires)?
-    {
-        RotateOutcome::Rotated { user_id, device_id } => (user_id, device_id),
-        RotateOutcome::Unknown => return refused("invalid_refresh_token"),
-        RotateOutcome::Reused => return refused("refresh_token_reused"),
-        RotateOutcome::Revoked => return refused("refresh_token_revoked"),
-        RotateOutcome::Expired => return refused("refresh_token_expired"),
+    let (user_id, device_id, family) = match state.store.rotate_refresh_token(
+        &old_hash,
+        &next_hash,
+        body.device_id,
+        now,
+        expires,
+        REFRESH_GRACE_SECS,
+    )? {
+        RotateOutcome::Rotated {
+            user_id,
+            device_id,
+            family,
+        } => (user_id, device_id, family),
+        RotateOutcome::Unknown => {
+            return refused(
+                ProblemCode::InvalidRefreshToken,
+                "this refresh token is unknown; log in again",
+            )
+        }
+        RotateOutcome::Reused => return refused(
+            ProblemCode::RefreshTokenReused,
+            "this refresh token was already used, so the login was ended for safety; log in again",
+        ),
+        RotateOutcome::Revoked => {
+            return refused(
+                ProblemCode::RefreshTokenRevoked,
+                "this login was ended (logged out, disabled or changed); log in again",
+            )
+        }
+        RotateOutcome::Expired => {
+            return refused(
+                ProblemCode::RefreshTokenExpired,
+                "this login has expired; log in again",
+            )
+        }
     };
-    let Some(user) = state.store.user_by_id(user_id)? else {
-        return refused("invalid_refresh_token");
+    let user = match state.store.user_by_id(user_id)? {
+        Some(u) if !u.disabled => u,
+        Some(_) => {
+            return refused(
+                ProblemCode::TokenRevoked,
+                "this account is disabled; ask your centre's manager",
+            )
+        }
+        None => {
+            return refused(
+                ProblemCode::InvalidRefreshToken,
+                "this login's account no longer exists",
+            )
+        }
     };
-    token_response(state, &user, device_id, next)
+    state.store.touch_device(device_id, now)?;
+    token_response(state, &user, device_id, family, next)
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: LogoutRequest = read_json(&req, payload, AUTH_BODY_LIMIT).await?;
+    let hash = tokens::refresh_hash(&body.refresh_token);
+    let store = state.store.clone();
+    blocking(move || Ok(store.revoke_login(&hash)?)).await?;
+    tracing::info!(target: "audit", "logout");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn token_response(
     state: &AppState,
     user: &User,
     device_id: Uuid,
+    family: i64,
     refresh: String,
 ) -> Result<TokenResponse, ApiError> {
     let now = state.now_secs();
-    let ttl = state.settings.access_token_ttl_secs;
+    let ttl_secs = state.settings.access_token_ttl_secs;
     let claims = tokens::Claims {
         sub: user.id,
         dev: device_id,
         role: user.role,
         centre: user.centre_id.clone(),
+        fam: family,
         iat: now,
         nbf: now,
-        exp: now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+        exp: now + ttl(ttl_secs),
     };
     let access = state
         .keys
         .issue(&claims)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot sign a token: {e}")))?;
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("cannot sign a token: {e}")))?;
     Ok(TokenResponse {
         access_token: access,
         refresh_token: refresh,
         token_type: "Bearer".into(),
-        expires_in: ttl,
-        user: UserDto {
-            id: user.id,
-            username: user.username.clone(),
-            role: user.role,
-            centre_id: user.centre_id.clone(),
-        },
+        expires_in: ttl_secs,
+        user: user_dto(user),
     })
+}
+
+pub(crate) fn user_dto(user: &User) -> UserDto {
+    UserDto {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+        centre_id: user.centre_id.clone(),
+    }
 }

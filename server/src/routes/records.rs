@@ -5,19 +5,21 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use sync_core::hlc::parse_canonical_uuid;
 use sync_core::validate::is_date;
-use sync_core::wire::RecordDto;
-use sync_core::{Collection, Role};
-use uuid::Uuid;
+use sync_core::wire::RecordsPage;
+use sync_core::{Collection, ProblemCode, Role};
 
-use super::{blocking, read_scope};
+use super::{blocking, canonical_path_id, known_centre, page_limit, read_scope};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::records::{export, render};
 use crate::state::AppState;
 use crate::store::{ReadScope, RecordQuery};
 use crate::sync::cursor;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     centre_id: Option<String>,
     volunteer_id: Option<String>,
@@ -31,20 +33,65 @@ pub struct ListParams {
     format: Option<String>,
 }
 
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// The format asked for by `format=`, or else by the Accept header.
+fn format(req: &HttpRequest, param: Option<&str>) -> Result<Format, ApiError> {
+    match param {
+        Some("json") => return Ok(Format::Json),
+        Some("csv") => return Ok(Format::Csv),
+        Some("xlsx") => return Ok(Format::Xlsx),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                ProblemCode::InvalidQuery,
+                format!("format must be json, csv or xlsx, not {other:?}"),
+            ))
+        }
+        None => {}
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(if accept.contains(XLSX) {
+        Format::Xlsx
+    } else if accept.contains("text/csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    })
+}
+
 pub(crate) fn parse_collection(name: &str) -> Result<Collection, ApiError> {
     Collection::parse(name).ok_or_else(|| {
-        ApiError::NotFound(format!(
+        ApiError::not_found(format!(
             "there is no collection {name:?}; use sessions or beneficiaries"
         ))
     })
 }
 
 /// The scope a caller reads with, narrowed by a `centre_id` filter. A manager
-/// or volunteer naming another centre is refused.
-pub(crate) fn scope_for(caller: &Caller, centre_id: Option<&str>) -> Result<ReadScope, ApiError> {
+/// or volunteer naming another centre is refused; an admin naming a centre
+/// that does not exist gets 404 `unknown_centre`.
+pub(crate) async fn scope_for(
+    caller: &Caller,
+    state: &web::Data<AppState>,
+    centre_id: Option<&str>,
+) -> Result<ReadScope, ApiError> {
     let principal = &caller.principal;
     match (principal.role, centre_id) {
-        (Role::Admin, Some(c)) => Ok(ReadScope::Centre(c.to_owned())),
+        (Role::Admin, Some(c)) => {
+            known_centre(state, caller, c).await?;
+            Ok(ReadScope::Centre(c.to_owned()))
+        }
         (_, Some(c)) if principal.centre_id.as_deref() != Some(c) => {
             tracing::warn!(target: "audit", user = %principal.user_id, centre = c, "refused: read of another centre");
             Err(ApiError::forbidden(format!(
@@ -55,14 +102,28 @@ pub(crate) fn scope_for(caller: &Caller, centre_id: Option<&str>) -> Result<Read
     }
 }
 
-pub(crate) fn check_date(name: &str, value: &Option<String>) -> Result<(), ApiError> {
-    match value {
-        Some(v) if !is_date(v) => Err(ApiError::bad_request(
-            "invalid_date",
-            format!("{name} must be a date written YYYY-MM-DD"),
-        )),
-        _ => Ok(()),
+/// Checks `from` and `to` (dates, `from` not after `to`).
+pub(crate) fn check_dates(from: &Option<String>, to: &Option<String>) -> Result<(), ApiError> {
+    for (name, value) in [("from", from), ("to", to)] {
+        if let Some(v) = value {
+            if !is_date(v) {
+                return Err(ApiError::bad_request(
+                    ProblemCode::InvalidDate,
+                    format!("{name} must be a date written YYYY-MM-DD"),
+                ));
+            }
+        }
     }
+    if let (Some(from), Some(to)) = (from, to) {
+        // Both are YYYY-MM-DD, so text order is date order.
+        if from > to {
+            return Err(ApiError::bad_request(
+                ProblemCode::InvalidRange,
+                format!("from ({from}) is after to ({to})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn list(
@@ -74,21 +135,21 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let collection = parse_collection(&path)?;
     let params = params.into_inner();
-    let scope = scope_for(&caller, params.centre_id.as_deref())?;
-    check_date("from", &params.from)?;
-    check_date("to", &params.to)?;
-    let limit = params.limit.unwrap_or(state.settings.records_default_limit);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 1000",
-        ));
+    check_dates(&params.from, &params.to)?;
+    if let Some(v) = &params.volunteer_id {
+        if parse_canonical_uuid(v).is_none() {
+            return Err(ApiError::bad_request(
+                ProblemCode::InvalidId,
+                format!("volunteer_id {v:?} is not a lowercase hyphenated uuid"),
+            ));
+        }
     }
+    let limit = page_limit(params.limit, state.settings.records_default_limit)?;
     let after_key = match params.page_token.as_deref() {
         None | Some("") => 0,
         Some(t) => cursor::decode(t).ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_page_token",
+                ProblemCode::InvalidPageToken,
                 "the page_token is not one this server handed out",
             )
         })?,
@@ -98,27 +159,26 @@ pub async fn list(
         Some("only") => true,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "invalid_filter",
+                ProblemCode::InvalidFilter,
                 format!("conflicts must be `only`, not {other:?}"),
             ))
         }
     };
+    let format = format(&req, params.format.as_deref())?;
     let exclude_deleted = match params.deleted.as_deref() {
-        None | Some("include") => false,
+        // XLSX is for reading and counting: deleted records stay out unless
+        // asked for. JSON and CSV list them, marked, as in version 1.
+        None => format == Format::Xlsx,
+        Some("include") => false,
         Some("exclude") => true,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "invalid_filter",
+                ProblemCode::InvalidFilter,
                 format!("deleted must be `exclude` or `include`, not {other:?}"),
             ))
         }
     };
-    let wants_csv = params.format.as_deref() == Some("csv")
-        || req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
+    let scope = scope_for(&caller, &state, params.centre_id.as_deref()).await?;
     let mut query = RecordQuery {
         collection,
         scope,
@@ -129,48 +189,48 @@ pub async fn list(
         conflicts_only,
         exclude_deleted,
         after_key,
-        limit: if wants_csv { 1000 } else { limit },
+        limit: if format == Format::Json { limit } else { 1000 },
     };
     let store = state.store.clone();
-    if wants_csv {
+    if format != Format::Json {
         // An export is every matching record, read a thousand at a time.
-        let csv = blocking(move || {
+        let records = blocking(move || {
             let mut records = Vec::new();
             loop {
                 let page = store.list_records(&query)?;
-                records.extend(page.rendered);
+                records.extend(render(store.as_ref(), &page.records)?);
                 match page.next_after_key {
                     Some(k) => query.after_key = k,
                     None => break,
                 }
             }
-            to_csv(collection, &records)
+            Ok(records)
         })
         .await?;
+        let (body, content_type, extension) = if format == Format::Csv {
+            let csv = export::to_csv(collection, &records).map_err(ApiError::internal)?;
+            (csv.into_bytes(), "text/csv; charset=utf-8", "csv")
+        } else {
+            let xlsx = export::to_xlsx(collection, &records).map_err(ApiError::internal)?;
+            (xlsx, XLSX, "xlsx")
+        };
         return Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((header::CONTENT_TYPE, content_type))
             .insert_header((
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.csv\"", collection.name()),
+                format!("attachment; filename=\"{}.{extension}\"", collection.name()),
             ))
-            .body(csv));
+            .body(body));
     }
-    let page = blocking(move || Ok(store.list_records(&query)?)).await?;
-    let mut body = String::from("{\"records\":[");
-    body.push_str(&page.rendered.join(","));
-    body.push_str("],\"next_page_token\":");
-    match page.next_after_key {
-        Some(k) => {
-            body.push('"');
-            body.push_str(&cursor::encode(k));
-            body.push('"');
-        }
-        None => body.push_str("null"),
-    }
-    body.push('}');
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(body))
+    let page = blocking(move || {
+        let page = store.list_records(&query)?;
+        Ok((render(store.as_ref(), &page.records)?, page.next_after_key))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(RecordsPage {
+        records: page.0,
+        next_page_token: page.1.map(cursor::encode),
+    }))
 }
 
 pub async fn get(
@@ -180,74 +240,24 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (collection, id) = path.into_inner();
     let collection = parse_collection(&collection)?;
-    let id = Uuid::try_parse(&id)
-        .map_err(|_| ApiError::NotFound(format!("{id:?} is not a record id")))?;
+    let id = canonical_path_id(&id, "record")?;
     let store = state.store.clone();
-    let record = blocking(move || Ok(store.get_record(collection, id)?))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no {} record {id}", collection.name())))?;
-    if !caller.principal.may_read(
-        collection,
-        record.centre_id.as_deref(),
-        record.volunteer_id.as_deref(),
-    ) {
-        tracing::warn!(target: "audit", user = %caller.principal.user_id, record = %id, "refused: record outside the caller's scope");
-        return Err(ApiError::forbidden("you may not read this record"));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(record.rendered))
-}
-
-/// A CSV file with a header row, UTF-8 with a byte-order mark so spreadsheet
-/// programs open Thai text correctly. Set fields are `;`-separated lists.
-fn to_csv(collection: Collection, rendered: &[String]) -> Result<String, ApiError> {
-    let fields: Vec<&str> = collection
-        .fields()
-        .iter()
-        .filter(|s| s.field != sync_core::Field::Deleted)
-        .map(|s| s.field.name())
-        .collect();
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| ApiError::Internal(e.into());
-    let mut header_row = vec!["id"];
-    header_row.extend(fields.iter().copied());
-    header_row.extend(["deleted", "conflicts", "version", "updated_at"]);
-    out.write_record(&header_row).map_err(internal)?;
-    for text in rendered {
-        let record: RecordDto = serde_json::from_str(text).map_err(|e| {
-            ApiError::Internal(anyhow::anyhow!("stored record is not a record: {e}"))
-        })?;
-        let mut row = vec![record.id.to_string()];
-        for name in &fields {
-            row.push(match record.fields.get(*name) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                Some(other) => other.to_string(),
-            });
-        }
-        row.push(record.deleted.to_string());
-        row.push(
-            record
-                .conflicts
-                .iter()
-                .map(|c| c.key.as_str())
-                .collect::<Vec<_>>()
-                .join(";"),
+    let record = blocking(move || {
+        let Some(row) = store.get_record(collection, id)? else {
+            return Ok(None);
+        };
+        let may_read = caller.principal.may_read(
+            collection,
+            row.centre_id.as_deref(),
+            row.volunteer_id.as_deref(),
         );
-        row.push(record.version.map(|v| v.to_string()).unwrap_or_default());
-        row.push(record.updated_at.unwrap_or_default());
-        out.write_record(&row).map_err(internal)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    let mut text = String::from("\u{feff}");
-    text.push_str(&String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))?);
-    Ok(text)
+        if !may_read {
+            tracing::warn!(target: "audit", user = %caller.principal.user_id, record = %id, "refused: record outside the caller's scope");
+            return Err(ApiError::forbidden("you may not read this record"));
+        }
+        Ok(render(store.as_ref(), std::slice::from_ref(&row))?.pop())
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no {} record {id}", collection.name())))?;
+    Ok(HttpResponse::Ok().json(record))
 }

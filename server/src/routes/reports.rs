@@ -5,13 +5,14 @@ use serde::Deserialize;
 use sync_core::Role;
 
 use super::blocking;
-use super::records::{check_date, scope_for};
+use super::records::{check_dates, scope_for};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{ReadScope, SummaryQuery};
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     centre_id: Option<String>,
     from: Option<String>,
@@ -26,16 +27,16 @@ pub async fn summary(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
-    check_date("from", &params.from)?;
-    check_date("to", &params.to)?;
-    let (centre_id, volunteer_id) = match scope_for(&caller, params.centre_id.as_deref())? {
-        ReadScope::All => (None, None),
-        ReadScope::Centre(c) => (Some(c), None),
-        ReadScope::Volunteer { centre, user_id } => {
-            debug_assert_eq!(caller.principal.role, Role::Volunteer);
-            (Some(centre), Some(user_id.to_string()))
-        }
-    };
+    check_dates(&params.from, &params.to)?;
+    let (centre_id, volunteer_id) =
+        match scope_for(&caller, &state, params.centre_id.as_deref()).await? {
+            ReadScope::All => (None, None),
+            ReadScope::Centre(c) => (Some(c), None),
+            ReadScope::Volunteer { centre, user_id } => {
+                debug_assert_eq!(caller.principal.role, Role::Volunteer);
+                (Some(centre), Some(user_id.to_string()))
+            }
+        };
     let query = SummaryQuery {
         centre_id,
         volunteer_id,

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use sync_core::{PushRequest, PushResponse, Rules};
+use sync_core::{ProblemCode, PushRequest, PushResponse, Rules};
 
 use super::{blocking, read_scope};
 use crate::auth::Caller;
@@ -31,7 +31,7 @@ pub async fn push(
     if body.device_id != caller.device_id {
         tracing::warn!(target: "audit", user = %caller.principal.user_id, token_device = %caller.device_id, body_device = %body.device_id, "refused: push for another device");
         return Err(ApiError::Forbidden {
-            code: "device_mismatch",
+            code: ProblemCode::DeviceMismatch,
             detail: "device_id is not the device this token was issued to".into(),
         });
     }
@@ -41,7 +41,7 @@ pub async fn push(
         .any(|c| c.device_seq == 0 || c.device_seq > i64::MAX as u64)
     {
         return Err(ApiError::bad_request(
-            "invalid_request",
+            ProblemCode::InvalidRequest,
             "device_seq counts from 1 and must fit in 63 bits",
         ));
     }
@@ -73,12 +73,12 @@ pub async fn push(
             Some(Err(PushError::DeviceNotBound(d))) => {
                 tracing::warn!(target: "audit", device = %d, "refused: push from a device not bound to the user");
                 Err(ApiError::Forbidden {
-                    code: "device_not_bound",
+                    code: ProblemCode::DeviceNotBound,
                     detail: format!("device {d} is not bound to this user; log in on it first"),
                 })
             }
             Some(Err(PushError::Store(e))) => Err(e.into()),
-            None => Err(ApiError::Internal(anyhow::anyhow!("push produced no outcome"))),
+            None => Err(ApiError::internal(anyhow::anyhow!("push produced no outcome"))),
         }
     })
     .await?;
@@ -94,6 +94,7 @@ pub async fn push(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PullParams {
     cursor: Option<String>,
     limit: Option<usize>,
@@ -110,7 +111,7 @@ pub async fn pull(
     let limit = params.limit.unwrap_or(settings.pull_default_limit);
     if !(1..=settings.pull_max_limit).contains(&limit) {
         return Err(ApiError::bad_request(
-            "invalid_limit",
+            ProblemCode::InvalidLimit,
             format!("limit must be between 1 and {}", settings.pull_max_limit),
         ));
     }
@@ -118,11 +119,17 @@ pub async fn pull(
         None | Some("") => 0,
         Some(text) => cursor::decode(text).ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_cursor",
+                ProblemCode::InvalidCursor,
                 "the cursor is not one this server handed out",
             )
         })?,
     };
+    if caller.resync && after_seq > 0 {
+        return Err(ApiError::conflict(
+            ProblemCode::ResyncRequired,
+            "this account's access changed: keep the outbox, drop the pulled data and pull again from the beginning (no cursor)",
+        ));
+    }
     let query = PullQuery {
         after_seq,
         limit,
@@ -130,7 +137,15 @@ pub async fn pull(
         exclude_device: (!params.include_own).then_some(caller.device_id),
     };
     let store = state.store.clone();
-    let page = blocking(move || Ok(store.pull(&query)?)).await?;
+    let (resync, device) = (caller.resync, caller.device_id);
+    let page = blocking(move || {
+        let page = store.pull(&query)?;
+        if resync {
+            store.clear_resync(device)?;
+        }
+        Ok(page)
+    })
+    .await?;
     // The stored bodies are already the wire JSON of each change: join them
     // rather than parse and re-serialize.
     let mut body =

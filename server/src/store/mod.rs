@@ -3,7 +3,7 @@
 //! lives in [`crate::sync`] and drives a store's write transaction through
 //! [`PushTx`], so every backend merges with the same code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use sync_core::{Collection, RecordState, Role};
@@ -27,9 +27,119 @@ pub enum StoreError {
 pub struct User {
     pub id: Uuid,
     pub username: String,
+    pub display_name: String,
     pub password_hash: String,
     pub role: Role,
     pub centre_id: Option<String>,
+    pub disabled: bool,
+}
+
+/// A device bound to a user, as user listings show it (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundDevice {
+    pub device_id: Uuid,
+    pub bound_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    /// Only users of this centre.
+    pub centre_id: Option<String>,
+    pub role: Option<Role>,
+    /// Users whose username sorts after this one (lowercased), for paging.
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<(User, Vec<BoundDevice>)>,
+    pub has_more: bool,
+}
+
+/// What a PATCH of a user changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+    pub role: Option<Role>,
+    /// `Some(None)`: no centre (an admin).
+    pub centre_id: Option<Option<String>>,
+}
+
+impl UserPatch {
+    /// Whether applying the patch to `user` ends every login of theirs.
+    pub fn revokes(&self, user: &User) -> bool {
+        self.disabled == Some(true) || self.password_hash.is_some() || self.changes_scope(user)
+    }
+
+    /// Whether the user's read scope changes, so their devices must pull again.
+    pub fn changes_scope(&self, user: &User) -> bool {
+        self.role.is_some_and(|r| r != user.role)
+            || self
+                .centre_id
+                .as_ref()
+                .is_some_and(|c| *c != user.centre_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateUser {
+    Created(User),
+    UsernameTaken,
+    UnknownCentre,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateUser {
+    Updated(User),
+    NotFound,
+    UnknownCentre,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Centre {
+    pub code: String,
+    pub name: String,
+    pub province: String,
+    pub district: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CentrePatch {
+    pub name: Option<String>,
+    pub province: Option<String>,
+    pub district: Option<String>,
+}
+
+/// Recent login attempts, counted when a new one is reserved (failures and
+/// attempts still being checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttemptCounts {
+    /// By this client address, for any username.
+    pub address: u32,
+    /// When the oldest of those was made.
+    pub address_oldest_at: i64,
+    /// For this username, from any address.
+    pub username: u32,
+    /// For this username from this address.
+    pub username_from_address: u32,
+    /// When the latest attempt for this username was made.
+    pub username_latest_at: i64,
+}
+
+/// Whether the login behind an access token still stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginState {
+    pub revoked: bool,
+    pub user_disabled: bool,
+    /// The user the token's device is bound to now (`None`: unbound).
+    pub device_owner: Option<Uuid>,
+    /// The device must pull from the beginning before anything else.
+    pub resync: bool,
+    pub last_seen_at: Option<i64>,
 }
 
 /// A device as the push transaction sees it. `key` is the store's compact id.
@@ -43,7 +153,10 @@ pub struct Device {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindOutcome {
     Bound,
-    /// The device already belongs to another user.
+    /// The device was another user's; the caller was allowed to take it over
+    /// (its sequence continues, its old logins are revoked).
+    TookOver,
+    /// The device belongs to another user.
     OwnedByOther,
 }
 
@@ -52,6 +165,7 @@ pub enum RotateOutcome {
     Rotated {
         user_id: Uuid,
         device_id: Uuid,
+        family: i64,
     },
     Unknown,
     /// The token had been used before: its whole family is now revoked.
@@ -71,7 +185,8 @@ pub struct StoredChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRejection {
-    pub change_id: Uuid,
+    /// The change id as it was sent (not always a canonical uuid).
+    pub change_id: String,
     pub code: String,
     pub detail: String,
 }
@@ -92,7 +207,8 @@ pub struct NewChange<'a> {
 pub struct NewRejection<'a> {
     pub device_key: i64,
     pub device_seq: u64,
-    pub change_id: Uuid,
+    /// As sent; a canonical id is stored as its 16 bytes.
+    pub change_id: &'a str,
     pub code: &'a str,
     pub detail: &'a str,
     pub body: &'a str,
@@ -133,16 +249,20 @@ pub trait PushTx {
         collection: Collection,
         record_id: Uuid,
     ) -> Result<Option<RecordState>, StoreError>;
+    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError>;
     /// Appends a change to the log; false (and nothing written) when a change
     /// with that id is already stored.
     fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError>;
     fn insert_rejection(&mut self, rejection: &NewRejection<'_>) -> Result<(), StoreError>;
     fn save_record(&mut self, record: &RecordWrite<'_>) -> Result<(), StoreError>;
+    /// Records the push: the device's acknowledged sequence, its clock
+    /// offset, and when it pushed (unix seconds).
     fn update_device(
         &mut self,
         device_key: i64,
         acked_seq: u64,
         clock_offset_ms: i64,
+        now: i64,
     ) -> Result<(), StoreError>;
 }
 
@@ -189,17 +309,21 @@ pub struct RecordQuery {
     pub limit: usize,
 }
 
+/// A record as stored: its merge state and the columns reads filter on.
+/// The store renders nothing; [`crate::render`] does.
 #[derive(Debug, Clone)]
-pub struct RecordPage {
-    pub rendered: Vec<String>,
-    pub next_after_key: Option<i64>,
+pub struct StoredRecord {
+    pub collection: Collection,
+    pub id: Uuid,
+    pub centre_id: Option<String>,
+    pub volunteer_id: Option<String>,
+    pub state: RecordState,
 }
 
 #[derive(Debug, Clone)]
-pub struct StoredRecord {
-    pub centre_id: Option<String>,
-    pub volunteer_id: Option<String>,
-    pub rendered: String,
+pub struct RecordPage {
+    pub records: Vec<StoredRecord>,
+    pub next_after_key: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,19 +355,60 @@ pub trait Store: Send + Sync + 'static {
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
 
     fn count_users(&self) -> Result<u64, StoreError>;
-    /// Creates a user; `Ok(None)` when the username is taken.
-    fn create_user(&self, user: &User) -> Result<Option<User>, StoreError>;
+    fn create_user(&self, user: &User) -> Result<CreateUser, StoreError>;
+    /// The user with this username, compared without regard to case.
     fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    /// Users ordered by lowercased username, with their bound devices.
+    fn list_users(&self, query: &UserQuery) -> Result<UserPage, StoreError>;
+    fn user_devices(&self, user_id: Uuid) -> Result<Vec<BoundDevice>, StoreError>;
+    /// Applies a patch in one transaction; when it [`UserPatch::revokes`],
+    /// every login of the user is revoked in the same transaction, and when
+    /// it [`UserPatch::changes_scope`], each of their devices must resync.
+    fn update_user(&self, id: Uuid, patch: &UserPatch) -> Result<UpdateUser, StoreError>;
+    /// Display names of these users (unknown ids are left out).
+    fn display_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError>;
 
-    /// Failed logins counted for `username` since `since` (unix seconds), and
-    /// when the oldest of them happened.
-    fn login_failures(&self, username: &str, since: i64) -> Result<(u32, i64), StoreError>;
-    fn record_login_failure(&self, username: &str, now: i64, since: i64) -> Result<(), StoreError>;
-    fn clear_login_failures(&self, username: &str) -> Result<(), StoreError>;
+    /// Creates a centre; false when the code is taken.
+    fn create_centre(&self, centre: &Centre) -> Result<bool, StoreError>;
+    fn update_centre(&self, code: &str, patch: &CentrePatch) -> Result<Option<Centre>, StoreError>;
+    /// Every centre, or only the one with this code.
+    fn list_centres(&self, only: Option<&str>) -> Result<Vec<Centre>, StoreError>;
 
-    fn bind_device(&self, device_id: Uuid, user_id: Uuid) -> Result<BindOutcome, StoreError>;
+    /// Counts recent attempts for `username` and `address` (made at or after
+    /// `since`) and, unless `judge` answers a wait in seconds, records a
+    /// pending attempt, all in one write transaction: concurrent logins are
+    /// counted before their passwords are checked. `Ok(attempt id)` or
+    /// `Err(seconds to wait)`.
+    fn reserve_login(
+        &self,
+        username: &str,
+        address: &str,
+        now: i64,
+        since: i64,
+        judge: &dyn Fn(&AttemptCounts) -> Option<u64>,
+    ) -> Result<Result<i64, u64>, StoreError>;
+    /// Ends an attempt: a failure stays counted; a success is forgotten with
+    /// the earlier failures of that username from that address.
+    fn finish_login(&self, attempt: i64, succeeded: bool) -> Result<(), StoreError>;
 
+    /// Binds a device to `user`. A device bound to someone else stays theirs
+    /// unless `may_take_over(owner)` allows the new user to take it over.
+    fn bind_device(
+        &self,
+        device_id: Uuid,
+        user: &User,
+        now: i64,
+        may_take_over: &dyn Fn(&User) -> bool,
+    ) -> Result<BindOutcome, StoreError>;
+    /// Unbinds a device from `user_id` and revokes its logins; false when the
+    /// device is not bound to that user. The device's sequence is kept.
+    fn unbind_device(&self, user_id: Uuid, device_id: Uuid) -> Result<bool, StoreError>;
+    /// The device pulled from the beginning: it no longer needs to resync.
+    fn clear_resync(&self, device_id: Uuid) -> Result<(), StoreError>;
+    fn touch_device(&self, device_id: Uuid, now: i64) -> Result<(), StoreError>;
+
+    /// Starts a login (a refresh token family); returns the family id.
     fn create_refresh_token(
         &self,
         hash: &[u8; 32],
@@ -251,15 +416,25 @@ pub trait Store: Send + Sync + 'static {
         device_id: Uuid,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError>;
-    /// Spends the token `old` and stores `new` in its family.
+    ) -> Result<i64, StoreError>;
+    /// Spends the token `old` and stores `new` in its family. A token spent
+    /// less than `grace_secs` ago, presented again with its family's
+    /// `device_id` while its successor is unused, is spent once more: the
+    /// successor is revoked and `new` replaces it (the answer that carried
+    /// the successor was lost).
     fn rotate_refresh_token(
         &self,
         old: &[u8; 32],
         new: &[u8; 32],
+        device_id: Option<Uuid>,
         now: i64,
         new_expires_at: i64,
+        grace_secs: i64,
     ) -> Result<RotateOutcome, StoreError>;
+    /// Revokes the login this refresh token belongs to (logout).
+    fn revoke_login(&self, hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// The state of a login, for checking an access token issued from it.
+    fn login_state(&self, family: i64) -> Result<Option<LoginState>, StoreError>;
 
     /// Runs `work` in one write transaction, committed only if it returns Ok.
     fn push(

@@ -25,3 +25,23 @@ pub fn decode(text: &str) -> Option<i64> {
     be.copy_from_slice(seq);
     Some(i64::from_be_bytes(be)).filter(|s| *s >= 0)
 }
+
+const TEXT_VERSION: u8 = 2;
+
+/// A page token that resumes a listing after a text key (a username).
+pub fn encode_text(after: &str) -> String {
+    let mut bytes = Vec::with_capacity(after.len() + 1);
+    bytes.push(TEXT_VERSION);
+    bytes.extend_from_slice(after.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `None` when the text is not a page token of [`encode_text`].
+pub fn decode_text(token: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let (&version, text) = bytes.split_first()?;
+    if version != TEXT_VERSION {
+        return None;
+    }
+    String::from_utf8(text.to_vec()).ok()
+}

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use sync_core::hlc::MAX_FORWARD_SKEW_MS;
+use sync_core::hlc::{parse_canonical_uuid, MAX_FORWARD_SKEW_MS};
 use sync_core::wire::PushResult;
 use sync_core::{
-    check_against_state, Change, ChangeDto, ChangeError, Collection, Field, Hlc, Key, Principal,
-    PushStatus, RecordState, Rules, Value,
+    check_against_state, check_start, Change, ChangeDto, ChangeError, Collection, Field, Hlc, Key,
+    Principal, PushStatus, RecordState, Rules, Value,
 };
 use uuid::Uuid;
 
@@ -74,21 +74,6 @@ pub enum PushError {
     Store(#[from] StoreError),
 }
 
-/// A rejection's stable code and human-readable detail.
-struct Rejection {
-    code: &'static str,
-    detail: String,
-}
-
-impl From<ChangeError> for Rejection {
-    fn from(e: ChangeError) -> Self {
-        Rejection {
-            code: e.code(),
-            detail: e.to_string(),
-        }
-    }
-}
-
 /// A record the batch touched, loaded once and written back once.
 struct Touched {
     state: RecordState,
@@ -100,6 +85,8 @@ struct Batch<'a, 'c> {
     ctx: &'a PushContext<'c>,
     device: Device,
     records: HashMap<(Collection, Uuid), Touched>,
+    /// Whether each centre named by a new record exists, asked once per batch.
+    centres: HashMap<String, bool>,
 }
 
 pub fn run(
@@ -116,6 +103,7 @@ pub fn run(
         ctx,
         device,
         records: HashMap::new(),
+        centres: HashMap::new(),
     };
     let mut outcome = PushOutcome {
         acked_seq: device.acked_seq,
@@ -137,15 +125,10 @@ pub fn run(
             result
         } else {
             rejected(
-                dto.id,
-                Rejection {
-                    code: "seq_gap",
-                    detail: format!(
-                        "device_seq {} leaves a gap: the server has everything up to {}; send {} first",
-                        dto.device_seq,
-                        outcome.acked_seq,
-                        outcome.acked_seq + 1
-                    ),
+                &dto.id,
+                &ChangeError::SeqGap {
+                    seq: dto.device_seq,
+                    acked: outcome.acked_seq,
                 },
             )
         };
@@ -157,26 +140,27 @@ pub fn run(
         results[i] = Some(result);
     }
     batch.flush()?;
+    let now_secs = i64::try_from(ctx.now_ms / 1000).unwrap_or(i64::MAX);
     batch
         .tx
-        .update_device(device.key, outcome.acked_seq, ctx.clock_offset_ms)?;
+        .update_device(device.key, outcome.acked_seq, ctx.clock_offset_ms, now_secs)?;
     outcome.results = results.into_iter().flatten().collect();
     Ok(outcome)
 }
 
-fn rejected(id: Uuid, r: Rejection) -> PushResult {
+fn rejected(id: &str, e: &ChangeError) -> PushResult {
     PushResult {
-        id,
+        id: id.to_owned(),
         status: PushStatus::Rejected,
-        code: Some(r.code.to_owned()),
-        detail: Some(r.detail),
+        code: Some(e.code().to_owned()),
+        detail: Some(e.to_string()),
         warning: None,
     }
 }
 
-fn with_status(id: Uuid, status: PushStatus) -> PushResult {
+fn with_status(id: &str, status: PushStatus) -> PushResult {
     PushResult {
-        id,
+        id: id.to_owned(),
         status,
         code: None,
         detail: None,
@@ -184,40 +168,34 @@ fn with_status(id: Uuid, status: PushStatus) -> PushResult {
     }
 }
 
-fn raw_str<'d>(dto: &'d ChangeDto, key: &str) -> Option<&'d str> {
-    dto.fields.get(key).and_then(|w| w.value.as_str())
-}
-
 impl Batch<'_, '_> {
     /// A change whose sequence number is already acknowledged: a retry after
     /// a lost response (answered as before), or a reuse (rejected, not stored).
     fn resent(&mut self, dto: &ChangeDto) -> Result<PushResult, PushError> {
-        if let Some(stored) = self.tx.find_change(dto.id)? {
-            let same_slot =
-                stored.device_key == self.device.key && stored.device_seq == dto.device_seq;
-            if same_slot && self.same_content(&stored.body, dto) {
-                return Ok(with_status(dto.id, PushStatus::Duplicate));
+        // A change id that is not canonical was never stored in the log; it
+        // can only match a rejection, compared as sent.
+        if let Some(id) = parse_canonical_uuid(&dto.id) {
+            if let Some(stored) = self.tx.find_change(id)? {
+                let same_slot =
+                    stored.device_key == self.device.key && stored.device_seq == dto.device_seq;
+                if same_slot && self.same_content(&stored.body, dto) {
+                    return Ok(with_status(&dto.id, PushStatus::Duplicate));
+                }
+                return Ok(rejected(
+                    &dto.id,
+                    &ChangeError::ChangeIdReused(dto.id.clone()),
+                ));
             }
-            return Ok(rejected(dto.id, reused(dto.id)));
         }
         match self.tx.find_rejection(self.device.key, dto.device_seq)? {
             Some(r) if r.change_id == dto.id => Ok(PushResult {
-                id: dto.id,
+                id: dto.id.clone(),
                 status: PushStatus::Rejected,
                 code: Some(r.code),
                 detail: Some(r.detail),
                 warning: None,
             }),
-            _ => Ok(rejected(
-                dto.id,
-                Rejection {
-                    code: "seq_reused",
-                    detail: format!(
-                        "device_seq {} already holds another change; the device's outbox is out of step with the server",
-                        dto.device_seq
-                    ),
-                },
-            )),
+            _ => Ok(rejected(&dto.id, &ChangeError::SeqReused(dto.device_seq))),
         }
     }
 
@@ -245,7 +223,7 @@ impl Batch<'_, '_> {
                 if self.insert(change, &prepared.body)? {
                     Ok(change)
                 } else {
-                    Err(reused(dto.id))
+                    Err(ChangeError::ChangeIdReused(dto.id.clone()))
                 }
             }
             Err(rejection) => Err(rejection),
@@ -257,62 +235,76 @@ impl Batch<'_, '_> {
                 let touched = self.touched(change.collection, change.record_id)?;
                 touched.state.apply(change);
                 touched.dirty = true;
-                let mut result = with_status(dto.id, PushStatus::Applied);
+                let mut result = with_status(&dto.id, PushStatus::Applied);
                 result.warning = warning;
                 Ok((result, Some(change.hlc)))
             }
             Err(rejection) => {
-                if rejection.code == "forbidden" {
+                if matches!(rejection, ChangeError::Forbidden { .. }) {
                     tracing::warn!(target: "audit", user = %self.ctx.principal.user_id, device = %self.ctx.device_id, change = %dto.id, collection = %dto.collection, record = %dto.record_id, "refused: change forbidden");
                 }
+                let detail = rejection.to_string();
                 self.tx.insert_rejection(&NewRejection {
                     device_key: self.device.key,
                     device_seq: dto.device_seq,
-                    change_id: dto.id,
-                    code: rejection.code,
-                    detail: &rejection.detail,
+                    change_id: &dto.id,
+                    code: rejection.code(),
+                    detail: &detail,
                     body: &prepared.body,
                 })?;
-                Ok((rejected(dto.id, rejection), None))
+                Ok((rejected(&dto.id, &rejection), None))
             }
         }
     }
 
-    /// Who may edit is judged first, on the record as stored; then content.
+    /// Who may edit is judged first, on the record as stored; then content,
+    /// then what depends on the rest of the store (the centre exists) and on
+    /// the time (the session does not start too far ahead).
     fn judge<'p>(
         &mut self,
         prepared: &'p Prepared<'_>,
-    ) -> Result<Result<&'p Change, Rejection>, StoreError> {
+    ) -> Result<Result<&'p Change, ChangeError>, StoreError> {
         let ctx = self.ctx;
         let dto = prepared.dto;
         let Some(collection) = Collection::parse(&dto.collection) else {
-            return Ok(Err(
-                ChangeError::UnknownCollection(dto.collection.clone()).into()
-            ));
+            return Ok(Err(ChangeError::UnknownCollection(dto.collection.clone())));
         };
-        let state = self.record(collection, dto.record_id)?;
-        let principal = ctx.principal;
-        let allowed = principal.may_write(
-            collection,
-            Some(state),
-            raw_str(dto, Field::CentreId.name()),
-            raw_str(dto, Field::VolunteerId.name()),
-        );
-        if !allowed {
-            return Ok(Err(Rejection {
-                code: "forbidden",
-                detail: format!(
-                    "a {} may not write this {} record",
-                    principal.role,
-                    collection.name()
-                ),
-            }));
+        let record_id = match dto.ids() {
+            Ok((_, record_id)) => record_id,
+            Err(e) => return Ok(Err(e)),
+        };
+        let state = self.record(collection, record_id)?;
+        let creating = state.is_empty();
+        if let Err(e) = ctx.principal.check_write_dto(dto, Some(state)) {
+            return Ok(Err(e));
         }
-        let checked = match &prepared.decoded {
-            Ok(change) => check_against_state(change, Some(state)).map(|()| change),
-            Err(e) => Err(e.clone()),
+        let change = match &prepared.decoded {
+            Ok(change) => change,
+            Err(e) => return Ok(Err(e.clone())),
         };
-        Ok(checked.map_err(Rejection::from))
+        if let Err(e) = check_against_state(change, Some(state)) {
+            return Ok(Err(e));
+        }
+        if creating {
+            if let Some(centre) = written(change, Field::CentreId) {
+                if !self.centre_exists(&centre)? {
+                    return Ok(Err(ChangeError::UnknownCentre(centre)));
+                }
+            }
+        }
+        if let Err(e) = check_start(change, ctx.now_ms, ctx.clock_offset_ms) {
+            return Ok(Err(e));
+        }
+        Ok(Ok(change))
+    }
+
+    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError> {
+        if let Some(known) = self.centres.get(code) {
+            return Ok(*known);
+        }
+        let known = self.tx.centre_exists(code)?;
+        self.centres.insert(code.to_owned(), known);
+        Ok(known)
     }
 
     /// Appends an accepted change to the log; false when its id is taken.
@@ -320,21 +312,13 @@ impl Batch<'_, '_> {
     /// record's, or for a new record the change's own.
     fn insert(&mut self, change: &Change, body: &str) -> Result<bool, StoreError> {
         let state = self.record(change.collection, change.record_id)?;
-        let written = |field: Field| {
-            change
-                .writes
-                .iter()
-                .find(|w| w.key == Key::field(field))
-                .and_then(|w| w.value.as_str())
-                .map(str::to_owned)
-        };
         let centre = state
             .centre_id()
             .map(str::to_owned)
-            .or_else(|| written(Field::CentreId));
+            .or_else(|| written(change, Field::CentreId));
         let volunteer = volunteer_of(state)
             .map(str::to_owned)
-            .or_else(|| written(Field::VolunteerId));
+            .or_else(|| written(change, Field::VolunteerId));
         self.tx.insert_change(&NewChange {
             change_id: change.id,
             device_key: self.device.key,
@@ -408,9 +392,12 @@ fn volunteer_of(state: &RecordState) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-fn reused(id: Uuid) -> Rejection {
-    Rejection {
-        code: "change_id_reused",
-        detail: format!("change id {id} is already stored with different content"),
-    }
+/// The text a change writes to a plain key, if it writes it.
+fn written(change: &Change, field: Field) -> Option<String> {
+    change
+        .writes
+        .iter()
+        .find(|w| w.key == Key::field(field))
+        .and_then(|w| w.value.as_str())
+        .map(str::to_owned)
 }

@@ -1,6 +1,6 @@
 //! The `asa-server` binary as an operator runs it: first start with no
-//! set-up, the `user add` and `migrate` commands, restarts on the same data
-//! directory, and SIGTERM letting an in-flight push finish.
+//! set-up, the `centre` and `user` commands and `migrate`, restarts on the
+//! same data directory, and SIGTERM letting an in-flight push finish.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -104,88 +104,155 @@ fn first_start_creates_an_admin_whose_generated_password_is_printed_once() {
     assert_eq!(login(&again, "admin", &password).status(), 200);
 }
 
-#[test]
-fn user_add_reads_the_password_from_standard_input_and_migrate_is_idempotent() {
-    let data = tempfile::TempDir::new().unwrap();
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_clear()
-            .env("ASA_DATA_DIR", data.path())
-            .env("ASA_ADMIN_PASSWORD", "first admin password")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-    for _ in 0..2 {
-        let out = run(&["migrate"], "");
-        assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("is up to date"));
-    }
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "somsri",
-            "--role",
-            "manager",
-            "--centre",
-            "C0001",
-        ],
-        "ขอให้ปลอดภัย 123\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("created manager somsri"));
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "somsri",
-            "--role",
-            "manager",
-            "--centre",
-            "C0001",
-        ],
-        "another password\n",
-    );
-    assert!(!out.status.success(), "a taken username fails");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "nopass",
-            "--role",
-            "volunteer",
-            "--centre",
-            "C0001",
-        ],
-        "short\n",
-    );
-    assert!(!out.status.success());
+/// Runs an operator command of the binary on a data directory, with `stdin`.
+fn run(data: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("ASA_DATA_DIR", data)
+        .env("ASA_ADMIN_PASSWORD", "first admin password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
 
-    let server = start(data.path(), &[]);
-    let response = login(&server, "somsri", "ขอให้ปลอดภัย 123");
-    assert_eq!(response.status(), 200);
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn operator_commands_manage_centres_and_users_on_the_database() {
+    let data = tempfile::TempDir::new().unwrap();
+    let data = data.path();
+    for _ in 0..2 {
+        let out = run(data, &["migrate"], "");
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("is up to date"));
+    }
+    let add_somsri = [
+        "user",
+        "add",
+        "--username",
+        "somsri",
+        "--role",
+        "manager",
+        "--centre",
+        "C0001",
+        "--display-name",
+        "สมศรี รักงาน",
+    ];
+    let out = run(data, &add_somsri, "ขอให้ปลอดภัย 123\n");
+    assert!(!out.status.success(), "the centre must exist first");
+    assert!(stderr(&out).contains("unknown_centre"), "{}", stderr(&out));
+
+    let centre = [
+        "centre",
+        "add",
+        "--code",
+        "C0001",
+        "--name",
+        "ศูนย์ดิจิทัลชุมชนบ้านแม่ริม",
+        "--province",
+        "เชียงใหม่",
+        "--district",
+        "แม่ริม",
+    ];
+    assert!(run(data, &centre, "").status.success());
+    assert!(!run(data, &centre, "").status.success(), "codes are unique");
+    let out = run(data, &["centre", "list"], "");
+    assert!(stdout(&out).contains("C0001\tศูนย์ดิจิทัลชุมชนบ้านแม่ริม"));
+
+    let out = run(data, &add_somsri, "ขอให้ปลอดภัย 123\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("created manager somsri"));
+    let mut again = add_somsri;
+    again[3] = "SomSri";
+    let out = run(data, &again, "another password\n");
+    assert!(!out.status.success(), "usernames are compared without case");
+    assert!(stderr(&out).contains("taken"));
+    let short = [
+        "user",
+        "add",
+        "--username",
+        "nopass",
+        "--role",
+        "volunteer",
+        "--centre",
+        "C0001",
+    ];
+    assert!(!run(data, &short, "short\n").status.success());
+    let out = run(data, &["user", "list", "--centre", "C0001"], "");
+    assert!(stdout(&out).contains("somsri\tmanager\tC0001\tactive"));
+
+    let server = start(data, &[]);
+    let response = login(&server, "SOMSRI", "ขอให้ปลอดภัย 123");
+    assert_eq!(
+        response.status(),
+        200,
+        "a login finds the user without case"
+    );
     let body: Value = response.json().unwrap();
     assert_eq!(body["user"]["role"], "manager");
     assert_eq!(body["user"]["centre_id"], "C0001");
+    assert_eq!(body["user"]["display_name"], "สมศรี รักงาน");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let centres = |token: &str| {
+        reqwest::blocking::Client::new()
+            .get(server.url("/v1/centres"))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(centres(&token).status(), 200);
+
+    // Disabling ends the login at once, on the running server.
+    assert!(run(data, &["user", "disable", "somsri"], "")
+        .status
+        .success());
+    let refused = centres(&token);
+    assert_eq!(refused.status(), 401);
+    let problem: Value = refused.json().unwrap();
+    assert_eq!(problem["code"], "token_revoked");
+    assert_eq!(
+        login(&server, "somsri", "ขอให้ปลอดภัย 123").status(),
+        403,
+        "a disabled account cannot log in"
+    );
+    assert!(run(data, &["user", "enable", "somsri"], "")
+        .status
+        .success());
+    assert!(run(data, &["user", "passwd", "somsri"], "รหัสใหม่ที่ยาวพอ\n")
+        .status
+        .success());
+    assert_eq!(login(&server, "somsri", "ขอให้ปลอดภัย 123").status(), 401);
+    let body: Value = login(&server, "somsri", "รหัสใหม่ที่ยาวพอ").json().unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(centres(&token).status(), 200);
+    let out = run(data, &["user", "unbind", "somsri"], "");
+    // Two logins above bound two phones.
+    assert!(
+        stdout(&out).contains("unbound 2 device(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        centres(&token).status(),
+        401,
+        "an unbound device's token ends"
+    );
 }
 
 #[test]
@@ -197,6 +264,13 @@ fn sigterm_lets_an_in_flight_push_finish_and_the_data_survives() {
         .json()
         .unwrap();
     let token = tokens["access_token"].as_str().unwrap();
+    let created = reqwest::blocking::Client::new()
+        .post(server.url("/v1/admin/centres"))
+        .bearer_auth(token)
+        .json(&json!({"code": "C1", "name": "ศูนย์หนึ่ง", "province": "น่าน", "district": "เมืองน่าน"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
     let device: Uuid = {
         // The login above bound a fresh device; read it back from the token.
         let claims = token.split('.').nth(1).unwrap();

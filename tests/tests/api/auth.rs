@@ -125,6 +125,7 @@ async fn an_expired_refresh_token_is_refused() {
 async fn admins_create_users_and_duplicates_conflict() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
+    app.ensure_centre(&admin, "C0001").await;
     let body = json!({"username": "somchai", "password": "long enough", "role": "volunteer", "centre_id": "C0001"});
     let created = app
         .post_json("/v1/admin/users", Some(&admin.access), &body)
@@ -144,7 +145,7 @@ async fn admins_create_users_and_duplicates_conflict() {
     .await;
 
     let bad = |patch: Value| {
-        let mut b = json!({"username": "x1", "password": "long enough", "role": "manager", "centre_id": "C0001"});
+        let mut b = json!({"username": "x01", "password": "long enough", "role": "manager", "centre_id": "C0001"});
         for (k, v) in patch.as_object().unwrap() {
             b[k] = v.clone();
         }

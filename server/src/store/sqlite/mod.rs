@@ -2,25 +2,31 @@
 //! transaction on it) and a pool of readers, so pulls and manager reads never
 //! wait behind a push (WAL mode lets them read the last committed state).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
-use sync_core::{Collection, Role};
+use sync_core::Collection;
 use uuid::Uuid;
 
 use super::{
-    BindOutcome, PullPage, PullQuery, PushTx, RecordPage, RecordQuery, RotateOutcome, Store,
-    StoreError, StoredRecord, Summary, SummaryQuery, User,
+    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, LoginState, PullPage,
+    PullQuery, PushTx, RecordPage, RecordQuery, RotateOutcome, Store, StoreError, StoredRecord,
+    Summary, SummaryQuery, UpdateUser, User, UserPage, UserPatch, UserQuery,
 };
 use crate::settings::Synchronous;
 
+mod accounts;
 mod push;
 mod queries;
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_accounts_centres.sql")),
+];
 
 /// The stored code of a collection.
 pub(crate) fn collection_code(c: Collection) -> i64 {
@@ -53,35 +59,6 @@ fn uuid_col(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
         .map_err(|_| StoreError::Corrupt("a stored uuid is not 16 bytes".into()))
 }
 
-/// id, username, password hash, role, centre.
-type UserRow = (Vec<u8>, String, String, String, Option<String>);
-
-/// family, used, expires_at, family revoked, user, device.
-type RefreshRow = (i64, bool, i64, bool, Vec<u8>, Vec<u8>);
-
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-fn user_from_parts(parts: UserRow) -> Result<User, StoreError> {
-    let (id, username, password_hash, role, centre_id) = parts;
-    Ok(User {
-        id: uuid_col(id)?,
-        username,
-        password_hash,
-        role: role
-            .parse::<Role>()
-            .map_err(|_| StoreError::Corrupt(format!("unknown stored role {role:?}")))?,
-        centre_id,
-    })
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(
@@ -89,9 +66,7 @@ impl SqliteStore {
         synchronous: Synchronous,
         readers: u32,
     ) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
-        }
+        private_files(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let mut writer = Connection::open(path).map_err(map_err)?;
         let sync = match synchronous {
             Synchronous::Full => "FULL",
@@ -140,6 +115,38 @@ impl SqliteStore {
         let conn = self.readers.get().map_err(pool_err)?;
         f(&conn)
     }
+}
+
+/// The database holds the signing key, password hashes and beneficiaries'
+/// names and phones: its directory is the server user's only (0700), and the
+/// database file is created 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode). Modes of files made by
+/// an older server are tightened.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies every migration newer than the database's `user_version`, each in
@@ -200,99 +207,94 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_user(&self, user: &User) -> Result<Option<User>, StoreError> {
-        self.write(|c| {
-            let inserted = c
-                .execute(
-                    "INSERT INTO \"users\" (\"id\", \"username\", \"password_hash\", \"role\", \"centre_id\", \"created_at\")
-                     VALUES (?1, ?2, ?3, ?4, ?5, unixepoch()) ON CONFLICT (\"username\") DO NOTHING",
-                    (user.id.as_bytes(), &user.username, &user.password_hash, user.role.name(), &user.centre_id),
-                )
-                .map_err(map_err)?;
-            Ok((inserted == 1).then(|| user.clone()))
-        })
+    fn create_user(&self, user: &User) -> Result<CreateUser, StoreError> {
+        self.write(|c| accounts::create_user(c, user))
     }
 
     fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT \"id\", \"username\", \"password_hash\", \"role\", \"centre_id\" FROM \"users\" WHERE \"username\" = ?1",
-                [username],
-                user_from_row,
-            )
-            .optional()
-            .map_err(map_err)?
-            .map(user_from_parts)
-            .transpose()
-        })
+        self.read(|c| accounts::user_where(c, "\"username\" = ?1 COLLATE NOCASE", username))
     }
 
     fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT \"id\", \"username\", \"password_hash\", \"role\", \"centre_id\" FROM \"users\" WHERE \"id\" = ?1",
-                [id.as_bytes()],
-                user_from_row,
-            )
-            .optional()
-            .map_err(map_err)?
-            .map(user_from_parts)
-            .transpose()
-        })
+        self.read(|c| accounts::user_where(c, "\"id\" = ?1", id.as_bytes()))
     }
 
-    fn login_failures(&self, username: &str, since: i64) -> Result<(u32, i64), StoreError> {
-        self.read(|c| {
-            let row: Option<(u32, i64)> = c
-                .query_row(
-                    "SELECT \"failures\", \"first_at\" FROM \"login_failures\" WHERE \"username\" = ?1 AND \"first_at\" >= ?2",
-                    (username, since),
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(map_err)?;
-            Ok(row.unwrap_or((0, 0)))
-        })
+    fn list_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        self.read(|c| accounts::list_users(c, query))
     }
 
-    fn record_login_failure(&self, username: &str, now: i64, since: i64) -> Result<(), StoreError> {
+    fn user_devices(&self, user_id: Uuid) -> Result<Vec<BoundDevice>, StoreError> {
+        self.read(|c| accounts::user_devices(c, user_id))
+    }
+
+    fn update_user(&self, id: Uuid, patch: &UserPatch) -> Result<UpdateUser, StoreError> {
+        self.write(|c| accounts::update_user(c, id, patch))
+    }
+
+    fn display_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, StoreError> {
+        self.read(|c| accounts::display_names(c, ids))
+    }
+
+    fn create_centre(&self, centre: &Centre) -> Result<bool, StoreError> {
+        self.write(|c| accounts::create_centre(c, centre))
+    }
+
+    fn update_centre(&self, code: &str, patch: &CentrePatch) -> Result<Option<Centre>, StoreError> {
+        self.write(|c| accounts::update_centre(c, code, patch))
+    }
+
+    fn list_centres(&self, only: Option<&str>) -> Result<Vec<Centre>, StoreError> {
+        self.read(|c| accounts::list_centres(c, only))
+    }
+
+    fn reserve_login(
+        &self,
+        username: &str,
+        address: &str,
+        now: i64,
+        since: i64,
+        judge: &dyn Fn(&AttemptCounts) -> Option<u64>,
+    ) -> Result<Result<i64, u64>, StoreError> {
+        self.write(|c| accounts::reserve_login(c, username, address, now, since, judge))
+    }
+
+    fn finish_login(&self, attempt: i64, succeeded: bool) -> Result<(), StoreError> {
+        self.write(|c| accounts::finish_login(c, attempt, succeeded))
+    }
+
+    fn bind_device(
+        &self,
+        device_id: Uuid,
+        user: &User,
+        now: i64,
+        may_take_over: &dyn Fn(&User) -> bool,
+    ) -> Result<BindOutcome, StoreError> {
+        self.write(|c| accounts::bind_device(c, device_id, user, now, may_take_over))
+    }
+
+    fn unbind_device(&self, user_id: Uuid, device_id: Uuid) -> Result<bool, StoreError> {
+        self.write(|c| accounts::unbind_device(c, user_id, device_id))
+    }
+
+    fn clear_resync(&self, device_id: Uuid) -> Result<(), StoreError> {
         self.write(|c| {
-            // A failure outside the window starts a new window.
             c.execute(
-                "INSERT INTO \"login_failures\" (\"username\", \"failures\", \"first_at\") VALUES (?1, 1, ?2)
-                 ON CONFLICT (\"username\") DO UPDATE SET
-                   \"failures\" = CASE WHEN \"first_at\" >= ?3 THEN \"failures\" + 1 ELSE 1 END,
-                   \"first_at\" = CASE WHEN \"first_at\" >= ?3 THEN \"first_at\" ELSE ?2 END",
-                (username, now, since),
+                "UPDATE \"devices\" SET \"resync\" = 0 WHERE \"device_id\" = ?1",
+                [device_id.as_bytes()],
             )
             .map_err(map_err)?;
             Ok(())
         })
     }
 
-    fn clear_login_failures(&self, username: &str) -> Result<(), StoreError> {
+    fn touch_device(&self, device_id: Uuid, now: i64) -> Result<(), StoreError> {
         self.write(|c| {
             c.execute(
-                "DELETE FROM \"login_failures\" WHERE \"username\" = ?1",
-                [username],
+                "UPDATE \"devices\" SET \"last_seen_at\" = ?2 WHERE \"device_id\" = ?1",
+                (device_id.as_bytes(), now),
             )
             .map_err(map_err)?;
             Ok(())
-        })
-    }
-
-    fn bind_device(&self, device_id: Uuid, user_id: Uuid) -> Result<BindOutcome, StoreError> {
-        self.write(|c| {
-            c.execute(
-                "INSERT INTO \"devices\" (\"device_id\", \"user_id\", \"bound_at\") VALUES (?1, ?2, unixepoch())
-                 ON CONFLICT (\"device_id\") DO NOTHING",
-                (device_id.as_bytes(), user_id.as_bytes()),
-            )
-            .map_err(map_err)?;
-            let owner: Vec<u8> = c
-                .query_row("SELECT \"user_id\" FROM \"devices\" WHERE \"device_id\" = ?1", [device_id.as_bytes()], |r| r.get(0))
-                .map_err(map_err)?;
-            Ok(if uuid_col(owner)? == user_id { BindOutcome::Bound } else { BindOutcome::OwnedByOther })
         })
     }
 
@@ -303,71 +305,38 @@ impl Store for SqliteStore {
         device_id: Uuid,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        self.write(|c| {
-            let tx = c.transaction().map_err(map_err)?;
-            tx.execute(
-                "INSERT INTO \"refresh_families\" (\"user_id\", \"device_id\", \"created_at\") VALUES (?1, ?2, ?3)",
-                (user_id.as_bytes(), device_id.as_bytes(), now),
-            )
-            .map_err(map_err)?;
-            let family = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO \"refresh_tokens\" (\"hash\", \"family_id\", \"expires_at\") VALUES (?1, ?2, ?3)",
-                (&hash[..], family, expires_at),
-            )
-            .map_err(map_err)?;
-            tx.commit().map_err(map_err)
-        })
+    ) -> Result<i64, StoreError> {
+        self.write(|c| accounts::create_refresh_token(c, hash, user_id, device_id, expires_at, now))
     }
 
     fn rotate_refresh_token(
         &self,
         old: &[u8; 32],
         new: &[u8; 32],
+        device_id: Option<Uuid>,
         now: i64,
         new_expires_at: i64,
+        grace_secs: i64,
     ) -> Result<RotateOutcome, StoreError> {
         self.write(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            let row: Option<RefreshRow> = tx
-                .query_row(
-                    "SELECT t.\"family_id\", t.\"used\", t.\"expires_at\", f.\"revoked\", f.\"user_id\", f.\"device_id\"
-                     FROM \"refresh_tokens\" t JOIN \"refresh_families\" f ON f.\"id\" = t.\"family_id\"
-                     WHERE t.\"hash\" = ?1",
-                    [&old[..]],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )
-                .optional()
-                .map_err(map_err)?;
-            let Some((family, used, expires_at, revoked, user, device)) = row else {
-                return Ok(RotateOutcome::Unknown);
-            };
-            let outcome = if revoked {
-                RotateOutcome::Revoked
-            } else if used {
-                // A spent token presented again means it leaked: end the login.
-                tx.execute("UPDATE \"refresh_families\" SET \"revoked\" = 1 WHERE \"id\" = ?1", [family])
-                    .map_err(map_err)?;
-                RotateOutcome::Reused
-            } else if expires_at <= now {
-                RotateOutcome::Expired
-            } else {
-                tx.execute("UPDATE \"refresh_tokens\" SET \"used\" = 1 WHERE \"hash\" = ?1", [&old[..]])
-                    .map_err(map_err)?;
-                tx.execute(
-                    "INSERT INTO \"refresh_tokens\" (\"hash\", \"family_id\", \"expires_at\") VALUES (?1, ?2, ?3)",
-                    (&new[..], family, new_expires_at),
-                )
-                .map_err(map_err)?;
-                RotateOutcome::Rotated {
-                    user_id: uuid_col(user)?,
-                    device_id: uuid_col(device)?,
-                }
-            };
-            tx.commit().map_err(map_err)?;
-            Ok(outcome)
+            accounts::rotate_refresh_token(c, old, new, device_id, now, new_expires_at, grace_secs)
         })
+    }
+
+    fn revoke_login(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE \"refresh_families\" SET \"revoked\" = 1 WHERE \"id\" =
+                   (SELECT \"family_id\" FROM \"refresh_tokens\" WHERE \"hash\" = ?1)",
+                [&hash[..]],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn login_state(&self, family: i64) -> Result<Option<LoginState>, StoreError> {
+        self.read(|c| accounts::login_state(c, family))
     }
 
     fn push(

@@ -59,7 +59,7 @@ impl PushTx for SqlitePushTx<'_> {
         device_key: i64,
         device_seq: u64,
     ) -> Result<Option<StoredRejection>, StoreError> {
-        let row: Option<(Vec<u8>, String, String)> = self
+        let row: Option<(rusqlite::types::Value, String, String)> = self
             .tx
             .prepare_cached(
                 "SELECT \"change_id\", \"code\", \"detail\" FROM \"rejections\" WHERE \"device_key\" = ?1 AND \"device_seq\" = ?2",
@@ -70,7 +70,7 @@ impl PushTx for SqlitePushTx<'_> {
             .map_err(map_err)?;
         row.map(|(id, code, detail)| {
             Ok(StoredRejection {
-                change_id: uuid_col(id)?,
+                change_id: change_id_col(id)?,
                 code,
                 detail,
             })
@@ -96,6 +96,14 @@ impl PushTx for SqlitePushTx<'_> {
                     .map_err(|e| StoreError::Corrupt(format!("record {record_id}: {e}")))
             })
             .transpose()
+    }
+
+    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError> {
+        self.tx
+            .prepare_cached("SELECT 1 FROM \"centres\" WHERE \"code\" = ?1")
+            .map_err(map_err)?
+            .exists([code])
+            .map_err(map_err)
     }
 
     fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError> {
@@ -125,7 +133,7 @@ impl PushTx for SqlitePushTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(map_err)?
-            .execute((r.device_key, seq_col(r.device_seq), r.change_id.as_bytes(), r.code, r.detail, r.body))
+            .execute((r.device_key, seq_col(r.device_seq), change_id_value(r.change_id), r.code, r.detail, r.body))
             .map_err(map_err)?;
         Ok(())
     }
@@ -171,13 +179,36 @@ impl PushTx for SqlitePushTx<'_> {
         device_key: i64,
         acked_seq: u64,
         clock_offset_ms: i64,
+        now: i64,
     ) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("UPDATE \"devices\" SET \"acked_seq\" = ?2, \"clock_offset_ms\" = ?3 WHERE \"key\" = ?1")
+            .prepare_cached(
+                "UPDATE \"devices\" SET \"acked_seq\" = ?2, \"clock_offset_ms\" = ?3, \"last_push_at\" = ?4, \"last_seen_at\" = ?4
+                 WHERE \"key\" = ?1",
+            )
             .map_err(map_err)?
-            .execute((device_key, seq_col(acked_seq), clock_offset_ms))
+            .execute((device_key, seq_col(acked_seq), clock_offset_ms, now))
             .map_err(map_err)?;
         Ok(())
+    }
+}
+
+/// A rejected change's id as stored: a canonical uuid as its 16 bytes (as
+/// everywhere else), any other text as sent, so a resend matches it.
+fn change_id_value(id: &str) -> rusqlite::types::Value {
+    match sync_core::hlc::parse_canonical_uuid(id) {
+        Some(uuid) => rusqlite::types::Value::Blob(uuid.as_bytes().to_vec()),
+        None => rusqlite::types::Value::Text(id.to_owned()),
+    }
+}
+
+fn change_id_col(value: rusqlite::types::Value) -> Result<String, StoreError> {
+    match value {
+        rusqlite::types::Value::Blob(bytes) => Ok(uuid_col(bytes)?.to_string()),
+        rusqlite::types::Value::Text(text) => Ok(text),
+        _ => Err(StoreError::Corrupt(
+            "a rejected change id is neither bytes nor text".into(),
+        )),
     }
 }
 

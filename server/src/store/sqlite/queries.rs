@@ -103,7 +103,7 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
 
 pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
     let mut sql = String::from(
-        "SELECT \"key\", \"record_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
+        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
     );
     let mut params = vec![
         Sql::Integer(collection_code(q.collection)),
@@ -130,20 +130,24 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
-            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
         ))
     })?;
     let next_after_key = if has_more {
-        rows.last().map(|(k, _, _)| *k)
+        rows.last().map(|(k, ..)| *k)
     } else {
         None
     };
-    let rendered = rows
+    let records = rows
         .into_iter()
-        .map(|(_, id, state)| render(q.collection, id, &state))
+        .map(|(_, id, centre_id, volunteer_id, state)| {
+            stored(q.collection, uuid_col(id)?, centre_id, volunteer_id, &state)
+        })
         .collect::<Result<_, _>>()?;
     Ok(RecordPage {
-        rendered,
+        records,
         next_after_key,
     })
 }
@@ -164,22 +168,28 @@ pub(super) fn get_record(
         .optional()
         .map_err(map_err)?;
     row.map(|(centre_id, volunteer_id, state)| {
-        Ok(StoredRecord {
-            centre_id,
-            volunteer_id,
-            rendered: render(collection, id.as_bytes().to_vec(), &state)?,
-        })
+        stored(collection, id, centre_id, volunteer_id, &state)
     })
     .transpose()
 }
 
-/// A record's JSON, rendered from its stored merge state.
-fn render(collection: Collection, id: Vec<u8>, state: &[u8]) -> Result<String, StoreError> {
-    let id = uuid_col(id)?;
+/// A record row with its merge state decoded.
+fn stored(
+    collection: Collection,
+    id: Uuid,
+    centre_id: Option<String>,
+    volunteer_id: Option<String>,
+    state: &[u8],
+) -> Result<StoredRecord, StoreError> {
     let state =
         codec::decode(state).map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
-    serde_json::to_string(&state.render(collection, id))
-        .map_err(|e| StoreError::Backend(Box::new(e)))
+    Ok(StoredRecord {
+        collection,
+        id,
+        centre_id,
+        volunteer_id,
+        state,
+    })
 }
 
 pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, StoreError> {
