@@ -184,10 +184,12 @@ impl Application {
         match self.metrics_server {
             Some(metrics) => {
                 let metrics_handle = metrics.handle();
-                let metrics = actix_web::rt::spawn(metrics);
-                let result = self.server.await;
-                metrics_handle.stop(true).await;
-                let _ = metrics.await;
+                let api = async {
+                    let result = self.server.await;
+                    metrics_handle.stop(true).await;
+                    result
+                };
+                let (result, _) = futures_util::future::join(api, metrics).await;
                 result
             }
             None => self.server.await,

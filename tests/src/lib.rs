@@ -29,6 +29,8 @@ pub const ADMIN_PASSWORD: &str = "admin password for tests";
 #[derive(Debug)]
 pub struct TestApp {
     pub base: String,
+    /// The metrics listener's base URL, when `metrics_bind` is set.
+    pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     data: DataDir,
@@ -97,10 +99,12 @@ impl TestApp {
         tune(&mut settings);
         let app = Application::build(settings, clock.clone()).expect("server builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
+            metrics_base,
             client: reqwest::Client::new(),
             clock,
             data,
@@ -144,6 +148,25 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         req.send().await.expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn login(&self, username: &str, password: &str, device: Uuid) -> Response {

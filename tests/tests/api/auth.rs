@@ -1,6 +1,6 @@
 //! Login, refresh rotation, throttling, user creation.
 
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tests::{assert_problem, TestApp, ADMIN_PASSWORD};
 use uuid::Uuid;
@@ -223,4 +223,111 @@ async fn a_device_bound_to_one_user_cannot_be_taken_by_another() {
         app.login(&a.username, &a.password, a.device).await.status(),
         StatusCode::OK
     );
+}
+
+/// A login sent through a trusted proxy on behalf of `address`.
+async fn login_from(app: &TestApp, address: &str, username: &str, password: &str) -> Response {
+    app.client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", format!("10.9.9.9, {address}"))
+        .json(&json!({"username": username, "password": password, "device_id": Uuid::new_v4()}))
+        .send()
+        .await
+        .expect("request sent")
+}
+
+fn retry_after(response: &Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_get_no_more_tries_than_sequential_ones() {
+    let app =
+        TestApp::spawn_tuned(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let app = std::sync::Arc::new(app);
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        guesses.spawn(async move {
+            login_from(&app, "203.0.113.7", "admin", "a wrong guess")
+                .await
+                .status()
+        });
+    }
+    let mut verified = 0;
+    let mut throttled = 0;
+    while let Some(status) = guesses.join_next().await {
+        match status.unwrap() {
+            StatusCode::UNAUTHORIZED => verified += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        (1..=5).contains(&verified),
+        "{verified} guesses were checked against the password"
+    );
+    assert_eq!(verified + throttled, 20);
+
+    // The real admin, from an address that made no guesses, is not locked out.
+    let admin = login_from(&app, "198.51.100.20", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(admin.status(), StatusCode::OK);
+
+    // The guessing address waits longer after every further failure.
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let refused = login_from(&app, "203.0.113.7", "admin", "a wrong guess").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait = retry_after(&refused);
+        waits.push(wait);
+        app.clock.advance(wait * 1000);
+        assert_problem(
+            login_from(&app, "203.0.113.7", "admin", "a wrong guess").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "Retry-After grows: {waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_address_that_guesses_many_usernames_is_stopped_and_others_are_not() {
+    let app =
+        TestApp::spawn_tuned(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    for i in 0..20 {
+        assert_problem(
+            login_from(&app, "203.0.113.9", &format!("user{i:02}"), "guess").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let stopped = login_from(&app, "203.0.113.9", "admin", ADMIN_PASSWORD).await;
+    assert!(retry_after(&stopped) > 0);
+    assert_problem(stopped, 429, "too_many_requests").await;
+    assert_eq!(
+        login_from(&app, "203.0.113.10", "admin", ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A peer that is not a trusted proxy cannot choose its address.
+    let app = TestApp::spawn().await;
+    for i in 0..20 {
+        login_from(&app, "203.0.113.11", &format!("nobody{i:02}"), "guess").await;
+    }
+    assert_problem(
+        login_from(&app, "203.0.113.12", "admin", ADMIN_PASSWORD).await,
+        429,
+        "too_many_requests",
+    )
+    .await;
 }

@@ -3,6 +3,7 @@
 //! talks to it over real HTTP. `crash` and `faults` run the real binary as a
 //! child process and SIGKILL it.
 
+mod accounts;
 mod auth;
 mod bad_input;
 mod crash;

@@ -147,3 +147,93 @@ async fn a_restarted_server_keeps_every_change_token_and_cursor() {
     let (all, _) = app.pull_all(&manager, "").await;
     assert_eq!(all.len(), 13);
 }
+
+#[tokio::test]
+async fn metric_labels_never_come_from_request_data() {
+    let app = TestApp::spawn().await;
+    for method in ["FROBNICATE", "X-MADE-UP", "GET"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url(&format!("/no/such/{}", Uuid::new_v4())))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+        let response = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(b"FROBNICATE").unwrap(),
+                app.url("/v1/sync/pull"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 405, "method_not_allowed").await;
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for absent in ["FROBNICATE", "X-MADE-UP", "/no/such"] {
+        assert!(!text.contains(absent), "{absent} became a label:\n{text}");
+    }
+    assert!(text.contains("method=\"other\",route=\"/v1/sync/pull\",status=\"405\"} 3"));
+    assert!(text.contains("route=\"unmatched\""));
+}
+
+#[tokio::test]
+async fn with_metrics_bind_metrics_are_served_only_on_their_own_listener() {
+    let app = TestApp::spawn_tuned(|s| s.metrics_bind = Some("127.0.0.1:0".into())).await;
+    assert_problem(
+        app.client.get(app.url("/metrics")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let metrics = app.metrics_base.clone().expect("a metrics listener");
+    let response = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("asa_http_requests_total"));
+    let api_on_metrics = app
+        .client
+        .get(format!("{metrics}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(api_on_metrics, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_data_directory_and_database_files_are_private_to_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    // Write something so the WAL exists.
+    let mut vol = app.user("volunteer", Some("C0001")).await;
+    let batch = vec![vol.new_session(Uuid::now_v7())];
+    app.push_ok(&vol, batch).await;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(app.data_dir()), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(app.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 2, "the database and its WAL");
+}

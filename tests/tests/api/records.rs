@@ -264,3 +264,185 @@ async fn unknown_collections_and_records_are_not_found() {
     )
     .await;
 }
+
+/// A session whose notes and a beneficiary whose name and phone would each
+/// run as a formula in a spreadsheet, plus a deleted session.
+async fn hostile_exports(app: &TestApp) -> (Session, Uuid, Uuid, Uuid) {
+    let mut vol = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let (session, person, gone) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut first = vol.new_session(session);
+    first["fields"]["notes"]["value"] = json!("=HYPERLINK(\"http://evil.example\",\"คลิก\")");
+    first["fields"]["follow_up_on"] = json!({"value": "2026-12-15"});
+    let beneficiary = vol.change(
+        "beneficiaries",
+        person,
+        json!({
+            "centre_id": {"value": "C0001"}, "village_code": {"value": "50010203"},
+            "display_name": {"value": "@SUM(1+1)"}, "phone": {"value": "0812345678"},
+            "consent": {"value": true},
+        }),
+    );
+    let deleted = vol.new_session(gone);
+    let delete = vol.change("sessions", gone, json!({"_deleted": {"value": true}}));
+    app.push_ok(&vol, vec![first, beneficiary, deleted, delete])
+        .await;
+    (manager, session, person, gone)
+}
+
+#[tokio::test]
+async fn csv_cells_that_would_run_as_formulas_are_made_inert() {
+    let app = TestApp::spawn().await;
+    let (manager, session, person, gone) = hostile_exports(&app).await;
+    let csv = app
+        .records(&manager, "sessions", "format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(
+        headers.iter().last(),
+        Some("author_name"),
+        "new columns last"
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "CSV lists deleted records too, as in v1");
+    let row = rows
+        .iter()
+        .find(|r| r[column("id")] == session.to_string())
+        .unwrap();
+    assert_eq!(
+        &row[column("notes")],
+        "'=HYPERLINK(\"http://evil.example\",\"คลิก\")"
+    );
+    assert!(rows.iter().any(|r| r[column("id")] == gone.to_string()));
+    let csv = app
+        .records(&manager, "beneficiaries", "format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let cell = |name: &str| row[headers.iter().position(|h| h == name).unwrap()].to_owned();
+    assert_eq!(cell("id"), person.to_string());
+    assert_eq!(cell("display_name"), "'@SUM(1+1)");
+    assert_eq!(cell("phone"), "0812345678");
+}
+
+#[tokio::test]
+async fn xlsx_exports_have_typed_cells_and_leave_deleted_records_out() {
+    use calamine::{Data, Reader, Xlsx};
+    let app = TestApp::spawn().await;
+    let (manager, session, person, gone) = hostile_exports(&app).await;
+    let sheet = |bytes: Vec<u8>, name: &str| {
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx workbook");
+        book.worksheet_range(name).expect("the collection's sheet")
+    };
+    let response = app.records(&manager, "sessions", "format=xlsx").await;
+    assert_eq!(
+        tests::content_type(&response),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let range = sheet(response.bytes().await.unwrap().to_vec(), "sessions");
+    let header: Vec<String> = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<&[Data]> = range.rows().skip(1).collect();
+    assert_eq!(rows.len(), 1, "the deleted session is left out");
+    let row = rows[0];
+    assert_eq!(row[col("id")], Data::String(session.to_string()));
+    assert_eq!(row[col("people_helped")], Data::Float(3.0));
+    assert_eq!(row[col("deleted")], Data::Bool(false));
+    assert!(
+        matches!(row[col("started_at")], Data::DateTime(_)),
+        "{:?}",
+        row[col("started_at")]
+    );
+    assert!(matches!(row[col("follow_up_on")], Data::DateTime(_)));
+    assert_eq!(
+        row[col("notes")],
+        Data::String("=HYPERLINK(\"http://evil.example\",\"คลิก\")".into()),
+        "a string cell, never a formula"
+    );
+    assert_eq!(row[col("village_code")], Data::String("50010203".into()));
+
+    let with_deleted = sheet(
+        app.records(&manager, "sessions", "format=xlsx&deleted=include")
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+        "sessions",
+    );
+    let ids: Vec<String> = with_deleted
+        .rows()
+        .skip(1)
+        .map(|r| r[col("id")].to_string())
+        .collect();
+    assert!(ids.contains(&gone.to_string()));
+
+    let accept = app
+        .client
+        .get(app.url("/v1/records/beneficiaries"))
+        .bearer_auth(&manager.access)
+        .header(
+            "accept",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .send()
+        .await
+        .unwrap();
+    let people = sheet(accept.bytes().await.unwrap().to_vec(), "beneficiaries");
+    let header: Vec<String> = people
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let row = people.rows().nth(1).unwrap();
+    let cell = |name: &str| row[header.iter().position(|h| h == name).unwrap()].clone();
+    assert_eq!(cell("id"), Data::String(person.to_string()));
+    assert_eq!(
+        cell("phone"),
+        Data::String("0812345678".into()),
+        "the leading 0 survives"
+    );
+    assert_eq!(cell("consent"), Data::Bool(true));
+}
+
+#[tokio::test]
+async fn sessions_show_their_authors_display_name() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.ensure_centre(&admin, "C0001").await;
+    let created = app
+        .post_json(
+            "/v1/admin/users",
+            Some(&admin.access),
+            &json!({"username": "somchai", "password": "correct horse battery", "role": "volunteer", "centre_id": "C0001", "display_name": "สมชาย ใจดี"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let mut vol = app
+        .session_for("somchai", "correct horse battery", Uuid::new_v4())
+        .await;
+    let id = Uuid::now_v7();
+    let change = vol.new_session(id);
+    app.push_ok(&vol, vec![change]).await;
+    let record = json_of(app.record(&admin, "sessions", id).await).await;
+    assert_eq!(record["author_name"], "สมชาย ใจดี");
+    let page = json_of(app.records(&admin, "sessions", "").await).await;
+    assert_eq!(page["records"][0]["author_name"], "สมชาย ใจดี");
+}

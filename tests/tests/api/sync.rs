@@ -421,3 +421,56 @@ async fn a_push_for_another_device_is_forbidden() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_change_with_a_non_canonical_id_is_rejected_alone_and_answered_with_the_id_as_sent() {
+    let app = TestApp::spawn().await;
+    let mut vol = app.user("volunteer", Some("C0001")).await;
+    let mut bad = vol.new_session(Uuid::now_v7());
+    let sent = bad["id"].as_str().unwrap().to_uppercase();
+    bad["id"] = json!(sent);
+    let good = vol.new_session(Uuid::now_v7());
+    let answer = app.push_ok(&vol, vec![bad.clone(), good]).await;
+    assert_eq!(
+        answer["acked_seq"], 2,
+        "the bad change still takes its slot"
+    );
+    assert_eq!(answer["results"][0]["id"], json!(sent), "echoed exactly");
+    assert_eq!(answer["results"][0]["status"], "rejected");
+    assert_eq!(answer["results"][0]["code"], "invalid_id");
+    assert_eq!(answer["results"][1]["status"], "applied");
+    // A retry after a lost answer gets the same answer.
+    let again = app.push_ok(&vol, vec![bad]).await;
+    assert_eq!(again["results"][0]["id"], json!(sent));
+    assert_eq!(again["results"][0]["code"], "invalid_id");
+    let (pulled, _) = app.pull_all(&vol, "include_own=true").await;
+    assert_eq!(pulled.len(), 1, "only the good change is in the log");
+}
+
+#[tokio::test]
+async fn a_session_far_in_the_future_is_refused_unless_the_phone_clock_explains_it() {
+    let app = TestApp::spawn().await;
+    let mut vol = app.user("volunteer", Some("C0001")).await;
+    let in_three_days = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let mut fields = tests::session_fields(vol.centre(), vol.user_id);
+    fields["started_at"]["value"] = json!(in_three_days);
+    let change = vol.change("sessions", Uuid::now_v7(), fields.clone());
+    let answer = app.push_ok(&vol, vec![change]).await;
+    assert_eq!(answer["results"][0]["code"], "future_start", "{answer}");
+
+    // The same start from a phone whose clock is three days ahead: the app
+    // stamped "now" by that clock, so the work is kept.
+    let change = vol.change("sessions", Uuid::now_v7(), fields);
+    let body = json!({
+        "device_id": vol.device,
+        "device_time": in_three_days,
+        "changes": [change],
+    });
+    let answer: Value = app
+        .post_json("/v1/sync/push", Some(&vol.access), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+}
