@@ -304,7 +304,7 @@ async fn csv_cells_that_would_run_as_formulas_are_made_inert() {
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
     assert_eq!(
-        headers.iter().last(),
+        headers.iter().next_back(),
         Some("author_name"),
         "new columns last"
     );
