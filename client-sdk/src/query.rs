@@ -135,6 +135,7 @@ fn to_record(
                     value: FieldValue::from_json(&h.value),
                     hlc: h.hlc.to_string(),
                     author: h.author,
+                    written_at_ms: h.hlc.wall_ms(),
                 })
                 .collect(),
         })

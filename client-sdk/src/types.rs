@@ -179,6 +179,10 @@ pub struct ConflictHead {
     pub value: FieldValue,
     pub hlc: String,
     pub author: Uuid,
+    /// When the value was written: the wall time of its HLC, in milliseconds
+    /// since the Unix epoch (the writing device's clock, never behind what it
+    /// had seen).
+    pub written_at_ms: u64,
 }
 
 /// One of this device's changes that the server refused, with its reason.
@@ -191,6 +195,9 @@ pub struct RejectedChange {
     /// The stable rejection code, e.g. `out_of_range`.
     pub code: String,
     pub detail: String,
+    /// When the change was made on this device: the wall time of its HLC, in
+    /// milliseconds since the Unix epoch.
+    pub written_at_ms: u64,
 }
 
 /// Filters for [`crate::Client::records`]; the default lists every live record.

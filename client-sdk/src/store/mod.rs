@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sync_core::{codec, Collection, RecordState};
+use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, StepExt};
@@ -240,7 +240,7 @@ pub fn ack_through(conn: &Connection, acked_seq: u64) -> Result<u64> {
 pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\"
+            "SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\", \"body\"
              FROM \"rejected\" ORDER BY \"device_seq\"",
         )
         .step("listing rejections")?;
@@ -253,12 +253,13 @@ pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })
         .step("listing rejections")?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, id, collection, record, code, detail) = row.step("listing rejections")?;
+        let (seq, id, collection, record, code, detail, body) = row.step("listing rejections")?;
         let uuid =
             |s: &str| Uuid::parse_str(s).map_err(|e| Error::Corrupt(format!("rejection: {e}")));
         out.push(RejectedChange {
@@ -268,9 +269,24 @@ pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
             record_id: uuid(&record)?,
             code,
             detail,
+            written_at_ms: change_hlc(&body)?.wall_ms(),
         });
     }
     Ok(out)
+}
+
+/// The HLC of a stored change body (wire JSON this device wrote).
+fn change_hlc(body: &str) -> Result<Hlc> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        hlc: String,
+    }
+    let stamp: Stamp =
+        serde_json::from_str(body).map_err(|e| Error::Corrupt(format!("rejected change: {e}")))?;
+    stamp
+        .hlc
+        .parse()
+        .map_err(|e| Error::Corrupt(format!("rejected change's hlc: {e}")))
 }
 
 pub fn dismiss_rejected(conn: &Connection, change_id: Uuid) -> Result<bool> {
