@@ -11,7 +11,9 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::error::{Error, Result, StepExt};
 use crate::store;
-use crate::types::{Conflict, ConflictHead, FieldValue, Query, Record, RejectedChange, SyncStatus};
+use crate::types::{
+    Conflict, ConflictHead, FieldValue, KnownUser, Query, Record, RejectedChange, SyncStatus,
+};
 
 impl Client {
     /// Records of a collection as merged on this device (unsynced edits included).
@@ -84,6 +86,14 @@ impl Client {
     /// Removes a rejection from the list once the user has dealt with it.
     pub fn dismiss_rejected(&self, change_id: Uuid) -> Result<bool> {
         store::dismiss_rejected(&self.lock().conn, change_id)
+    }
+
+    /// The users this device knows from the server's directory, which a
+    /// manager's or admin's sync keeps up to date (empty on a volunteer's
+    /// device, and until the server offers `GET /v1/users`). The signed-in
+    /// user is [`Client::user`].
+    pub fn known_users(&self) -> Result<Vec<KnownUser>> {
+        store::known_users(&self.lock().conn)
     }
 
     /// Changes waiting to be pushed.

@@ -210,6 +210,17 @@ pub struct Query {
     pub status: Option<SyncStatus>,
 }
 
+/// A user of the server's directory (`GET /v1/users`), kept on the device so
+/// conflicts and records can show who wrote what. Only managers and admins
+/// may read the directory; a volunteer's device knows only its own user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownUser {
+    pub id: Uuid,
+    pub username: String,
+    /// The name the person goes by, when the server has one.
+    pub display_name: Option<String>,
+}
+
 /// The signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
