@@ -1,6 +1,7 @@
-//! What each `asa` command does, on top of the SDK's `Client`.
+//! What each `asa` command does, on top of the SDK's `Client`. Results go to
+//! `out` (standard output); errors go back to `main`, which prints them once.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -12,7 +13,8 @@ use client_sdk::{
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
 
-use crate::{Cli, Command};
+use crate::out::Out;
+use crate::{Cli, Command, Origins};
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
@@ -99,27 +101,92 @@ pub enum Format {
     Json,
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::open(&cli.db, Config::new(&cli.server))
-        .with_context(|| format!("cannot open {}", cli.db.display()))?;
-    match cli.command {
+/// The server URL the SDK gets: `http://` is put in front of an address
+/// given without a scheme (`127.0.0.1:8080`).
+pub fn server_url(given: &str) -> String {
+    let given = given.trim();
+    if given.contains("://") {
+        given.to_owned()
+    } else {
+        format!("http://{given}")
+    }
+}
+
+pub fn run(cli: Cli, origins: &Origins, out: &mut Out) -> anyhow::Result<()> {
+    let client = open(&cli, origins)?;
+    let result = command(&client, cli.command, out);
+    result.map_err(|e| match e.downcast_ref::<client_sdk::Error>() {
+        // A server that cannot be reached may be the wrong one: say which setting names it.
+        Some(client_sdk::Error::Unreachable { .. }) => e.context(format!(
+            "the server {} ({}) did not answer",
+            server_url(&cli.server),
+            origins.server
+        )),
+        Some(client_sdk::Error::NotLoggedIn) => {
+            anyhow!("this device is not logged in; run `asa login --username NAME` first")
+        }
+        Some(client_sdk::Error::LoginRequired { code }) => anyhow!(
+            "the login has expired or was revoked ({code}); run `asa login --username NAME` again"
+        ),
+        _ => e,
+    })
+}
+
+/// Opens the device's database, naming the setting at fault when the path or
+/// the server address cannot be used.
+fn open(cli: &Cli, origins: &Origins) -> anyhow::Result<Client> {
+    let db = &cli.db;
+    if db.is_dir() {
+        bail!(
+            "{} {} is a directory; give the path of a database file",
+            origins.db,
+            db.display()
+        );
+    }
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!(
+                "{} {}: the directory {} does not exist",
+                origins.db,
+                db.display(),
+                dir.display()
+            );
+        }
+    }
+    Client::open(db, Config::new(server_url(&cli.server))).map_err(|e| match e {
+        client_sdk::Error::InvalidServerUrl { reason, .. } => anyhow!(
+            "{} {:?} is not a server address: {reason}",
+            origins.server,
+            cli.server
+        ),
+        other => anyhow::Error::new(other).context(format!(
+            "{} {}: cannot open the local database",
+            origins.db,
+            db.display()
+        )),
+    })
+}
+
+fn command(client: &Client, command: Command, out: &mut Out) -> anyhow::Result<()> {
+    match command {
         Command::Login { username, password } => {
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
             let user = client.login(&username, &password)?;
-            println!(
+            writeln!(
+                out,
                 "logged in as {} ({}) on device {}",
                 user.username,
                 user.role,
                 client.device_id()
-            );
+            )?;
         }
-        Command::Session(cmd) => session(&client, cmd)?,
-        Command::Beneficiary(cmd) => beneficiary(&client, cmd)?,
-        Command::Sync { budget } => sync(&client, budget)?,
-        Command::Status => status(&client)?,
+        Command::Session(cmd) => session(client, cmd, out)?,
+        Command::Beneficiary(cmd) => beneficiary(client, cmd, out)?,
+        Command::Sync { budget } => sync(client, budget, out)?,
+        Command::Status => status(client, out)?,
         Command::Conflicts => {
             for c in client.conflicts()? {
                 let heads: Vec<String> = c
@@ -127,13 +194,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .iter()
                     .map(|h| format!("{} ({})", show(&h.value), h.hlc))
                     .collect();
-                println!(
+                writeln!(
+                    out,
                     "{} {} {}: {}",
                     c.collection,
                     c.record_id,
                     c.key,
                     heads.join(" | ")
-                );
+                )?;
             }
         }
         Command::Resolve {
@@ -144,15 +212,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let value = match serde_json::from_str::<serde_json::Value>(&value) {
                 Ok(serde_json::Value::Bool(b)) => FieldValue::Bool(b),
-                Ok(serde_json::Value::Number(n)) => {
-                    FieldValue::Int(n.as_i64().ok_or_else(|| anyhow!("numbers are integers"))?)
-                }
+                Ok(serde_json::Value::Number(n)) => FieldValue::Int(
+                    n.as_i64()
+                        .ok_or_else(|| anyhow!("the value {n} is not a whole number"))?,
+                ),
                 Ok(serde_json::Value::Null) => FieldValue::Null,
                 Ok(serde_json::Value::String(s)) => FieldValue::Text(s),
                 _ => FieldValue::Text(value),
             };
             client.resolve(parse_collection(&collection)?, id, &key, value)?;
-            println!("resolved {key} on {id}; run `asa sync` to share it");
+            writeln!(out, "resolved {key} on {id}; run `asa sync` to share it")?;
         }
         Command::Export {
             centre,
@@ -161,7 +230,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             collection,
         } => {
-            let out = client.export(&ExportRequest {
+            let text = client.export(&ExportRequest {
                 collection: parse_collection(&collection)?,
                 centre_id: centre,
                 from,
@@ -171,7 +240,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Format::Json => ExportFormat::Json,
                 },
             })?;
-            print!("{out}");
+            out.write_all(text.as_bytes())?;
         }
     }
     Ok(())
@@ -179,15 +248,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password: pass --password, set ASA_PASSWORD, or write it on standard input");
+    }
+    Ok(password.to_owned())
 }
 
 fn parse_collection(name: &str) -> anyhow::Result<Collection> {
     Collection::parse(name).ok_or_else(|| anyhow!("collection is `sessions` or `beneficiaries`"))
 }
 
-fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
+fn session(client: &Client, cmd: SessionCommand, out: &mut Out) -> anyhow::Result<()> {
     match cmd {
         SessionCommand::Add {
             village,
@@ -209,7 +285,7 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                 notes,
                 follow_up_on,
             })?;
-            println!("{id}");
+            writeln!(out, "{id}")?;
         }
         SessionCommand::Edit {
             id,
@@ -240,7 +316,9 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                     .map(|b| FieldEdit::new(format!("beneficiary_ids/{b}"), false)),
             );
             if edits.is_empty() {
-                bail!("nothing to change; pass at least one option");
+                bail!(
+                    "nothing to change; pass at least one option (see `asa session edit --help`)"
+                );
             }
             client.edit(Collection::Sessions, id, &edits)?;
         }
@@ -252,14 +330,14 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                 ..Query::default()
             };
             for r in client.records(Collection::Sessions, &query)? {
-                println!("{}", line(&r));
+                writeln!(out, "{}", line(&r))?;
             }
         }
     }
     Ok(())
 }
 
-fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
+fn beneficiary(client: &Client, cmd: BeneficiaryCommand, out: &mut Out) -> anyhow::Result<()> {
     match cmd {
         BeneficiaryCommand::Add {
             village,
@@ -275,7 +353,7 @@ fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
                 birth_year,
                 consent,
             })?;
-            println!("{id}");
+            writeln!(out, "{id}")?;
         }
         BeneficiaryCommand::List { village } => {
             let query = Query {
@@ -283,14 +361,15 @@ fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
                 ..Query::default()
             };
             for r in client.records(Collection::Beneficiaries, &query)? {
-                println!("{}", line(&r));
+                writeln!(out, "{}", line(&r))?;
             }
         }
     }
     Ok(())
 }
 
-fn sync(client: &Client, budget: Option<u64>) -> anyhow::Result<()> {
+fn sync(client: &Client, budget: Option<u64>, out: &mut Out) -> anyhow::Result<()> {
+    // The spinner draws on standard error, and only when it is a terminal.
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}")
@@ -308,34 +387,46 @@ fn sync(client: &Client, budget: Option<u64>) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     let r = result?;
-    println!(
+    writeln!(
+        out,
         "pushed {} acked {} rejected {} pulled {} conflicts {} pending {} bytes_sent {} bytes_received {}{}",
         r.pushed, r.acked, r.rejected, r.pulled, r.conflicts, r.pending, r.bytes_sent, r.bytes_received,
         if r.budget_exhausted { " (budget spent; run sync again to continue)" } else { "" }
-    );
+    )?;
     Ok(())
 }
 
-fn status(client: &Client) -> anyhow::Result<()> {
+fn status(client: &Client, out: &mut Out) -> anyhow::Result<()> {
     match client.user() {
-        Some(u) => println!(
+        Some(u) => writeln!(
+            out,
             "user {} ({}) centre {}",
             u.username,
             u.role,
             u.centre_id.as_deref().unwrap_or("-")
-        ),
-        None => println!("not logged in"),
+        )?,
+        None => writeln!(out, "not logged in")?,
     }
-    println!("device {}", client.device_id());
-    println!("pending {}", client.pending_count()?);
-    println!("conflicts {}", client.conflicts()?.len());
+    writeln!(out, "device {}", client.device_id())?;
+    writeln!(out, "pending {}", client.pending_count()?)?;
+    let conflicts = client.conflicts()?.len();
+    writeln!(
+        out,
+        "conflicts {conflicts}{}",
+        if conflicts > 0 {
+            " (see `asa conflicts`)"
+        } else {
+            ""
+        }
+    )?;
     let rejected = client.rejected()?;
-    println!("rejected {}", rejected.len());
+    writeln!(out, "rejected {}", rejected.len())?;
     for r in rejected {
-        println!(
+        writeln!(
+            out,
             "  {} {} {}: {} ({})",
             r.change_id, r.collection, r.record_id, r.code, r.detail
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,23 +1,35 @@
-//! End-to-end test of the `asa` binary against a real server on 127.0.0.1:0:
+//! End-to-end tests of the `asa` binary against a real server on 127.0.0.1:0:
 //! a volunteer logs in, records a session offline and syncs; a manager pulls
-//! it, sees it in `status` and exports the centre as CSV and JSON.
+//! it, sees it in `status`, exports the centre and resolves a conflict; and
+//! the command line as a person meets it: one-line errors naming
+//! the setting at fault, a reader that stops early.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use tests::TestApp;
 
-fn asa(server: &str, db: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_asa"))
-        .args(args)
+fn cmd(server: &str, db: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_asa"));
+    c.args(args)
         .env("ASA_SERVER", server)
         .env("ASA_DB", db)
-        .env_remove("ASA_PASSWORD")
-        .output()
-        .expect("run asa");
+        .env_remove("ASA_PASSWORD");
+    c
+}
+
+/// Runs `asa`, which must succeed and print nothing on standard error.
+fn asa(server: &str, db: &Path, args: &[&str]) -> Output {
+    let out = cmd(server, db, args).output().expect("run asa");
     assert!(
         out.status.success(),
         "asa {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "asa {args:?} wrote on stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
@@ -27,30 +39,41 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8 output")
 }
 
-#[test]
-fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let app = rt.block_on(TestApp::spawn());
-    let vol = rt.block_on(app.user("volunteer", Some("C0001")));
-    let boss = rt.block_on(app.user("manager", Some("C0001")));
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let (vol_db, boss_db) = (dir.path().join("vol.db"), dir.path().join("boss.db"));
-    let server = app.base.as_str();
+/// Runs `asa`, which must fail with exit code 1 and exactly one line on
+/// standard error, `error: ...`; returns that line.
+fn fails(c: &mut Command) -> String {
+    let out = c.output().expect("run asa");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+    assert_eq!(out.status.code(), Some(1), "{c:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{c:?} printed a result");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{c:?}: not one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        !lines[0]["error: ".len()..].contains("error: "),
+        "nested error prefix: {stderr}"
+    );
+    lines[0].to_owned()
+}
 
+fn login(server: &str, db: &Path, user: &tests::Session) {
     asa(
         server,
-        &vol_db,
+        db,
         &[
             "login",
             "--username",
-            &vol.username,
+            &user.username,
             "--password",
-            &vol.password,
+            &user.password,
         ],
     );
+}
+
+fn add_session(server: &str, db: &Path, notes: &str) -> String {
     let id = stdout(&asa(
         server,
-        &vol_db,
+        db,
         &[
             "session",
             "add",
@@ -65,23 +88,38 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
             "--people",
             "2",
             "--notes",
-            "สอนใช้แอปหมอพร้อม",
+            notes,
         ],
     ));
-    let id = id.trim();
+    id.trim().to_owned()
+}
+
+#[test]
+fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let app = rt.block_on(TestApp::spawn());
+    let vol = rt.block_on(app.user("volunteer", Some("C0001")));
+    let boss = rt.block_on(app.user("manager", Some("C0001")));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (vol_db, boss_db) = (dir.path().join("vol.db"), dir.path().join("boss.db"));
+    let server = app.base.as_str();
+
+    login(server, &vol_db, &vol);
+    let id = add_session(server, &vol_db, "สอนใช้แอปหมอพร้อม");
+    let id = id.as_str();
     asa(
         server,
         &vol_db,
         &["session", "edit", id, "--outcome", "resolved"],
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_asa"))
-        .args(["session", "edit", id, "--duration", "0"])
-        .env("ASA_SERVER", server)
-        .env("ASA_DB", &vol_db)
-        .output()
-        .expect("run asa");
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("out_of_range"));
+    // A value sync-core refuses: one line, the reason once.
+    let bad = fails(&mut cmd(
+        server,
+        &vol_db,
+        &["session", "edit", id, "--duration", "0"],
+    ));
+    assert!(bad.contains("out_of_range"), "{bad}");
+    assert_eq!(bad.matches("duration_min").count(), 1, "{bad}");
     assert!(stdout(&asa(server, &vol_db, &["status"])).contains("pending 2"));
     let synced = stdout(&asa(server, &vol_db, &["sync"]));
     assert!(synced.contains("acked 2"), "{synced}");
@@ -91,10 +129,15 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
         "{listed}"
     );
 
+    // The manager names the server without a scheme: http:// is assumed.
+    let bare = server.trim_start_matches("http://");
+    assert_ne!(bare, server);
     asa(
         server,
         &boss_db,
         &[
+            "--server",
+            bare,
             "login",
             "--username",
             &boss.username,
@@ -102,7 +145,7 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
             &boss.password,
         ],
     );
-    let pulled = stdout(&asa(server, &boss_db, &["sync"]));
+    let pulled = stdout(&asa(server, &boss_db, &["--server", bare, "sync"]));
     assert!(pulled.contains("pulled 2"), "{pulled}");
     let csv = stdout(&asa(
         server,
@@ -172,4 +215,113 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
     );
     let listed = stdout(&asa(server, &vol_db, &["session", "list"]));
     assert!(listed.contains("ตกลงกันแล้ว"), "{listed}");
+}
+
+#[test]
+fn asa_ends_quietly_when_its_reader_goes_away() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let app = rt.block_on(TestApp::spawn());
+    let vol = rt.block_on(app.user("volunteer", Some("C0001")));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("vol.db");
+
+    // `login` prints only after reading the password, which is sent once the
+    // reading end of its standard output is closed: its write must meet EPIPE.
+    let mut child = cmd(&app.base, &db, &["login", "--username", &vol.username])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start asa");
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", vol.password).expect("send the password");
+    drop(stdin);
+    let out = child.wait_with_output().expect("asa ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&asa(&app.base, &db, &["status"])).contains(&vol.username),
+        "the login happened"
+    );
+
+    // `asa session list | head -1` with more lines than the reader takes.
+    for i in 0..3 {
+        add_session(&app.base, &db, &format!("ครั้งที่ {i}"));
+    }
+    let mut child = cmd(&app.base, &db, &["session", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start asa");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("asa ends");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn each_error_is_one_line_that_names_the_setting_at_fault() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("a.db");
+    // Nothing listens here; these errors come before any request.
+    let server = "http://127.0.0.1:9";
+
+    let e = fails(&mut cmd("ftp://127.0.0.1:8080", &db, &["status"]));
+    assert!(
+        e.contains("ASA_SERVER") && e.contains("ftp://127.0.0.1:8080"),
+        "{e}"
+    );
+    let e = fails(&mut cmd(server, &db, &["--server", "http://a b", "status"]));
+    assert!(e.contains("--server") && !e.contains("ASA_SERVER"), "{e}");
+
+    let missing = dir.path().join("no such dir").join("a.db");
+    let e = fails(&mut cmd(server, &missing, &["status"]));
+    assert!(
+        e.contains("ASA_DB") && e.contains("no such dir") && e.contains("does not exist"),
+        "{e}"
+    );
+    let e = fails(&mut cmd(
+        server,
+        &db,
+        &["--db", &missing.to_string_lossy(), "status"],
+    ));
+    assert!(e.contains("--db") && e.contains("does not exist"), "{e}");
+    let e = fails(&mut cmd(server, dir.path(), &["status"]));
+    assert!(e.contains("ASA_DB") && e.contains("is a directory"), "{e}");
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database, just text\n".repeat(200)).expect("write junk");
+    let e = fails(&mut cmd(server, &junk, &["status"]));
+    assert!(e.contains("ASA_DB") && e.contains("junk.db"), "{e}");
+
+    let e = fails(&mut cmd(
+        server,
+        &db,
+        &["session", "delete", "0193a1b2-7c7e-7000-8000-000000000000"],
+    ));
+    assert!(e.contains("asa login"), "{e}");
+    let e = fails(cmd(server, &db, &["login", "--username", "somchai"]).stdin(Stdio::null()));
+    assert!(
+        e.contains("--password") && e.contains("ASA_PASSWORD"),
+        "{e}"
+    );
+
+    // Usage errors stay clap's, with exit code 2.
+    for args in [&["session", "delete", "not-an-id"][..], &["frobnicate"]] {
+        let out = cmd(server, &db, args).output().expect("run asa");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }
