@@ -5,101 +5,14 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Subcommand, ValueEnum};
 use client_sdk::{
     Client, Collection, Config, ExportFormat, ExportRequest, FieldEdit, FieldValue, NewBeneficiary,
     NewSession, Query, Record, SyncOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use uuid::Uuid;
 
 use crate::out::Out;
-use crate::{Cli, Command, Origins};
-
-#[derive(Debug, Subcommand)]
-pub enum SessionCommand {
-    /// Record a new help session.
-    Add {
-        #[arg(long)]
-        village: String,
-        #[arg(long)]
-        help_type: String,
-        /// RFC 3339, e.g. 2026-11-28T09:30:00+07:00.
-        #[arg(long)]
-        started_at: String,
-        #[arg(long)]
-        duration: i64,
-        #[arg(long)]
-        people: i64,
-        #[arg(long)]
-        outcome: Option<String>,
-        #[arg(long)]
-        notes: Option<String>,
-        #[arg(long)]
-        follow_up_on: Option<String>,
-    },
-    /// Change fields of a session, or link beneficiaries to it.
-    Edit {
-        id: Uuid,
-        #[arg(long)]
-        notes: Option<String>,
-        #[arg(long)]
-        outcome: Option<String>,
-        #[arg(long)]
-        duration: Option<i64>,
-        #[arg(long)]
-        people: Option<i64>,
-        #[arg(long)]
-        village: Option<String>,
-        #[arg(long)]
-        help_type: Option<String>,
-        /// Link a beneficiary (repeatable).
-        #[arg(long)]
-        link: Vec<Uuid>,
-        /// Unlink a beneficiary (repeatable).
-        #[arg(long)]
-        unlink: Vec<Uuid>,
-    },
-    /// Mark a session deleted.
-    Delete { id: Uuid },
-    /// List sessions on this device, one JSON object per line.
-    List {
-        #[arg(long)]
-        village: Option<String>,
-        /// Include deleted sessions.
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BeneficiaryCommand {
-    /// Record a person helped (their consent is required).
-    Add {
-        #[arg(long)]
-        village: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        birth_year: Option<i64>,
-        /// The person agreed to have their data recorded.
-        #[arg(long)]
-        consent: bool,
-    },
-    /// List beneficiaries on this device, one JSON object per line.
-    List {
-        #[arg(long)]
-        village: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    Csv,
-    Json,
-}
+use crate::{BeneficiaryCommand, Cli, Command, Format, Origins, SessionCommand};
 
 /// The server URL the SDK gets: `http://` is put in front of an address
 /// given without a scheme (`127.0.0.1:8080`).
@@ -220,7 +133,7 @@ fn command(client: &Client, command: Command, out: &mut Out) -> anyhow::Result<(
                 Ok(serde_json::Value::String(s)) => FieldValue::Text(s),
                 _ => FieldValue::Text(value),
             };
-            client.resolve(parse_collection(&collection)?, id, &key, value)?;
+            client.resolve(collection.collection(), id, &key, value)?;
             writeln!(out, "resolved {key} on {id}; run `asa sync` to share it")?;
         }
         Command::Export {
@@ -230,8 +143,13 @@ fn command(client: &Client, command: Command, out: &mut Out) -> anyhow::Result<(
             format,
             collection,
         } => {
+            if let (Some(from), Some(to)) = (&from, &to) {
+                if from > to {
+                    bail!("--from {from} is after --to {to}");
+                }
+            }
             let text = client.export(&ExportRequest {
-                collection: parse_collection(&collection)?,
+                collection: collection.collection(),
                 centre_id: centre,
                 from,
                 to,
@@ -257,10 +175,6 @@ fn read_password() -> anyhow::Result<String> {
         bail!("no password: pass --password, set ASA_PASSWORD, or write it on standard input");
     }
     Ok(password.to_owned())
-}
-
-fn parse_collection(name: &str) -> anyhow::Result<Collection> {
-    Collection::parse(name).ok_or_else(|| anyhow!("collection is `sessions` or `beneficiaries`"))
 }
 
 fn session(client: &Client, cmd: SessionCommand, out: &mut Out) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! End-to-end tests of the `asa` binary against a real server on 127.0.0.1:0:
 //! a volunteer logs in, records a session offline and syncs; a manager pulls
 //! it, sees it in `status`, exports the centre and resolves a conflict; and
-//! the command line as a person meets it: one-line errors naming
+//! the command line as a person meets it: help texts, one-line errors naming
 //! the setting at fault, a reader that stops early.
 
 use std::io::Write;
@@ -320,8 +320,68 @@ fn each_error_is_one_line_that_names_the_setting_at_fault() {
     );
 
     // Usage errors stay clap's, with exit code 2.
-    for args in [&["session", "delete", "not-an-id"][..], &["frobnicate"]] {
+    for args in [
+        &["session", "add", "--help-type", "gardening"][..],
+        &["export", "--from", "2026-11-31"],
+    ] {
         let out = cmd(server, &db, args).output().expect("run asa");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn every_option_says_what_it_takes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("a.db");
+    let help = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--help");
+        stdout(&asa("http://127.0.0.1:9", &db, &all))
+    };
+    for path in [
+        &[][..],
+        &["login"],
+        &["session", "add"],
+        &["session", "edit"],
+        &["session", "delete"],
+        &["session", "list"],
+        &["beneficiary", "add"],
+        &["beneficiary", "list"],
+        &["sync"],
+        &["status"],
+        &["conflicts"],
+        &["resolve"],
+        &["export"],
+    ] {
+        // In the short help every option and argument has its line of text.
+        let mut short = path.to_vec();
+        short.push("-h");
+        let text = stdout(&asa("http://127.0.0.1:9", &db, &short));
+        for line in text.lines() {
+            let t = line.trim_start();
+            if t.starts_with('-') || (t.starts_with('<') || t.starts_with('[')) && line != t {
+                let parts = t.split("  ").filter(|p| !p.trim().is_empty()).count();
+                assert!(parts >= 2, "asa {path:?}: no help for {t:?}");
+            }
+        }
+    }
+    let add = help(&["session", "add"]);
+    for help_type in client_sdk::sync_core::schema::HELP_TYPES {
+        assert!(add.contains(help_type), "{help_type}: {add}");
+    }
+    for outcome in client_sdk::sync_core::schema::OUTCOMES {
+        assert!(add.contains(outcome), "{outcome}: {add}");
+    }
+    assert!(
+        add.contains("minutes") && add.contains("YYYY-MM-DD"),
+        "{add}"
+    );
+    assert!(help(&["sync"]).contains("bytes"));
+    let export = help(&["export"]);
+    assert!(export.contains("YYYY-MM-DD"), "{export}");
+    let top = help(&[]);
+    assert!(
+        top.contains("ASA_SERVER") && top.contains("http:// is assumed"),
+        "{top}"
+    );
 }
