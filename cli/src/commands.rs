@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
+use chrono::FixedOffset;
 use client_sdk::{
     Client, Collection, Config, ExportFormat, ExportRequest, FieldEdit, FieldValue, NewBeneficiary,
     NewSession, Query, Record, SyncOptions,
@@ -12,6 +13,7 @@ use client_sdk::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::out::Out;
+use crate::show::{self, Names};
 use crate::{BeneficiaryCommand, Cli, Command, Format, Origins, SessionCommand};
 
 /// The server URL the SDK gets: `http://` is put in front of an address
@@ -27,7 +29,8 @@ pub fn server_url(given: &str) -> String {
 
 pub fn run(cli: Cli, origins: &Origins, out: &mut Out) -> anyhow::Result<()> {
     let client = open(&cli, origins)?;
-    let result = command(&client, cli.command, out);
+    let offset = cli.utc_offset;
+    let result = command(&client, cli.command, offset, out);
     result.map_err(|e| match e.downcast_ref::<client_sdk::Error>() {
         // A server that cannot be reached may be the wrong one: say which setting names it.
         Some(client_sdk::Error::Unreachable { .. }) => e.context(format!(
@@ -80,7 +83,12 @@ fn open(cli: &Cli, origins: &Origins) -> anyhow::Result<Client> {
     })
 }
 
-fn command(client: &Client, command: Command, out: &mut Out) -> anyhow::Result<()> {
+fn command(
+    client: &Client,
+    command: Command,
+    offset: FixedOffset,
+    out: &mut Out,
+) -> anyhow::Result<()> {
     match command {
         Command::Login { username, password } => {
             let password = match password {
@@ -100,23 +108,7 @@ fn command(client: &Client, command: Command, out: &mut Out) -> anyhow::Result<(
         Command::Beneficiary(cmd) => beneficiary(client, cmd, out)?,
         Command::Sync { budget } => sync(client, budget, out)?,
         Command::Status => status(client, out)?,
-        Command::Conflicts => {
-            for c in client.conflicts()? {
-                let heads: Vec<String> = c
-                    .heads
-                    .iter()
-                    .map(|h| format!("{} ({})", show(&h.value), h.hlc))
-                    .collect();
-                writeln!(
-                    out,
-                    "{} {} {}: {}",
-                    c.collection,
-                    c.record_id,
-                    c.key,
-                    heads.join(" | ")
-                )?;
-            }
-        }
+        Command::Conflicts => conflicts(client, offset, out)?,
         Command::Resolve {
             collection,
             id,
@@ -345,6 +337,31 @@ fn status(client: &Client, out: &mut Out) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each key in conflict, then each of its values with who wrote it and when,
+/// the value shown now first.
+fn conflicts(client: &Client, offset: FixedOffset, out: &mut Out) -> anyhow::Result<()> {
+    let conflicts = client.conflicts()?;
+    if conflicts.is_empty() {
+        writeln!(out, "no conflicts")?;
+        return Ok(());
+    }
+    let names = Names::load(client)?;
+    for c in conflicts {
+        writeln!(out, "{} {} {}:", c.collection, c.record_id, c.key)?;
+        for (i, head) in c.heads.iter().enumerate() {
+            writeln!(
+                out,
+                "  {} by {}, {}{}",
+                show::value(&head.value),
+                names.of(head.author),
+                show::local_time(head.written_at_ms, offset),
+                if i == 0 { " (shown)" } else { "" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn line(r: &Record) -> serde_json::Value {
     serde_json::json!({
         "id": r.id,
@@ -353,15 +370,4 @@ fn line(r: &Record) -> serde_json::Value {
         "conflicts": r.conflicts.len(),
         "fields": r.fields_json(),
     })
-}
-
-fn show(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Null => "null".into(),
-        FieldValue::Bool(b) => b.to_string(),
-        FieldValue::Int(i) => i.to_string(),
-        // JSON quoting, not Rust's `{:?}`: Debug escapes Thai combining
-        // vowels and tone marks (`\u{e49}`), which no reader could follow.
-        FieldValue::Text(s) => serde_json::Value::String(s.clone()).to_string(),
-    }
 }

@@ -4,11 +4,13 @@
 
 mod commands;
 mod out;
+mod show;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::FixedOffset;
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -51,6 +53,21 @@ pub struct Cli {
         help_heading = "Global options"
     )]
     pub server: String,
+    /// How times are shown: an offset from UTC, +HH:MM or -HH:MM.
+    ///
+    /// The default is Thailand's time (Asia/Bangkok, UTC+07:00 all year: there
+    /// is no daylight saving). `Z` or `UTC` shows UTC.
+    #[arg(
+        long,
+        env = "ASA_UTC_OFFSET",
+        value_name = "OFFSET",
+        default_value = show::DEFAULT_UTC_OFFSET,
+        value_parser = show::parse_utc_offset,
+        allow_hyphen_values = true,
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub utc_offset: FixedOffset,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -83,7 +100,7 @@ pub enum Command {
     },
     /// Pending, rejected and conflicting changes on this device.
     Status,
-    /// Keys edited concurrently with different values.
+    /// Keys edited concurrently with different values: each value, who wrote it and when.
     Conflicts,
     /// Keep one value of a key in conflict (shared by the next `asa sync`).
     Resolve {
