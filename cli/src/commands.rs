@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::out::Out;
 use crate::show::{self, Names};
-use crate::{BeneficiaryCommand, Cli, Command, Format, Origins, SessionCommand};
+use crate::{BeneficiaryCommand, Cli, Command, Format, Origins, RejectedCommand, SessionCommand};
 
 /// The server URL the SDK gets: `http://` is put in front of an address
 /// given without a scheme (`127.0.0.1:8080`).
@@ -128,6 +128,7 @@ fn command(
             client.resolve(collection.collection(), id, &key, value)?;
             writeln!(out, "resolved {key} on {id}; run `asa sync` to share it")?;
         }
+        Command::Rejected { command } => rejected(client, command, offset, out)?,
         Command::Export {
             centre,
             from,
@@ -325,15 +326,16 @@ fn status(client: &Client, out: &mut Out) -> anyhow::Result<()> {
             ""
         }
     )?;
-    let rejected = client.rejected()?;
-    writeln!(out, "rejected {}", rejected.len())?;
-    for r in rejected {
-        writeln!(
-            out,
-            "  {} {} {}: {} ({})",
-            r.change_id, r.collection, r.record_id, r.code, r.detail
-        )?;
-    }
+    let rejected = client.rejected()?.len();
+    writeln!(
+        out,
+        "rejected {rejected}{}",
+        if rejected > 0 {
+            " (see `asa rejected`)"
+        } else {
+            ""
+        }
+    )?;
     Ok(())
 }
 
@@ -357,6 +359,55 @@ fn conflicts(client: &Client, offset: FixedOffset, out: &mut Out) -> anyhow::Res
                 show::local_time(head.written_at_ms, offset),
                 if i == 0 { " (shown)" } else { "" }
             )?;
+        }
+    }
+    Ok(())
+}
+
+fn rejected(
+    client: &Client,
+    command: Option<RejectedCommand>,
+    offset: FixedOffset,
+    out: &mut Out,
+) -> anyhow::Result<()> {
+    match command {
+        None => {
+            let rejected = client.rejected()?;
+            if rejected.is_empty() {
+                writeln!(out, "no rejected changes")?;
+            }
+            for r in rejected {
+                writeln!(
+                    out,
+                    "change {} to {} {} ({}): {}: {}",
+                    r.change_id,
+                    show::plain(&r.collection),
+                    r.record_id,
+                    show::local_time(r.written_at_ms, offset),
+                    show::plain(&r.code),
+                    show::plain(&r.detail)
+                )?;
+            }
+        }
+        Some(RejectedCommand::Dismiss { ids, all }) => {
+            let ids = if all {
+                client
+                    .rejected()?
+                    .into_iter()
+                    .map(|r| r.change_id)
+                    .collect()
+            } else {
+                ids
+            };
+            for id in &ids {
+                if !client.dismiss_rejected(*id)? {
+                    bail!("no rejected change {id} on this device (`asa rejected` lists them)");
+                }
+                writeln!(out, "dismissed {id}")?;
+            }
+            if all && ids.is_empty() {
+                writeln!(out, "no rejected changes")?;
+            }
         }
     }
     Ok(())

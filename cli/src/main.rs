@@ -114,6 +114,11 @@ pub enum Command {
         /// The value to keep, as JSON ("text", 42, true, null); anything that is not JSON is taken as text.
         value: String,
     },
+    /// This device's changes the server refused, with the server's reasons; `dismiss` clears them.
+    Rejected {
+        #[command(subcommand)]
+        command: Option<RejectedCommand>,
+    },
     /// Managers: export the server's merged records of a centre.
     Export {
         /// The centre's code, e.g. C0001 [default: your own centre; an admin's export covers every centre].
@@ -223,6 +228,19 @@ pub enum BeneficiaryCommand {
         /// Only beneficiaries in this village (8 digits).
         #[arg(long, value_name = "CODE")]
         village: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RejectedCommand {
+    /// Remove rejections from the list once dealt with (the record keeps its values).
+    Dismiss {
+        /// The change ids to dismiss, as `asa rejected` lists them.
+        #[arg(value_name = "CHANGE_ID", required_unless_present = "all")]
+        ids: Vec<Uuid>,
+        /// Dismiss every rejection on this device.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
     },
 }
 

@@ -2,7 +2,7 @@
 //! a volunteer logs in, records a session offline and syncs; a manager pulls
 //! it, sees it in `status`, exports the centre and resolves a conflict; and
 //! the command line as a person meets it: help texts, one-line errors naming
-//! the setting at fault, a reader that stops early.
+//! the setting at fault, a reader that stops early, rejected changes.
 //!
 //! A server feature is not in this tree yet (`GET /v1/users`); its test puts
 //! `stub::StubProxy` in front of the real server, answering just those
@@ -15,6 +15,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use chrono::Datelike;
+use client_sdk::Clock;
 use serde_json::json;
 use stub::{Canned, StubProxy};
 use tests::TestApp;
@@ -391,6 +393,7 @@ fn each_error_is_one_line_that_names_the_setting_at_fault() {
         &["session", "add", "--help-type", "gardening"][..],
         &["export", "--from", "2026-11-31"],
         &["--utc-offset", "bangkok", "conflicts"],
+        &["rejected", "dismiss"],
     ] {
         let out = cmd(server, &db, args).output().expect("run asa");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -419,6 +422,8 @@ fn every_option_says_what_it_takes() {
         &["status"],
         &["conflicts"],
         &["resolve"],
+        &["rejected"],
+        &["rejected", "dismiss"],
         &["export"],
     ] {
         // In the short help every option and argument has its line of text.
@@ -451,6 +456,87 @@ fn every_option_says_what_it_takes() {
     assert!(
         top.contains("ASA_SERVER") && top.contains("http:// is assumed") && top.contains("+07:00"),
         "{top}"
+    );
+}
+
+#[test]
+fn rejected_changes_are_listed_with_their_reason_and_dismissed() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let app = rt.block_on(TestApp::spawn());
+    let vol = rt.block_on(app.user("volunteer", Some("C0001")));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("vol.db");
+    let server = app.base.as_str();
+    login(server, &db, &vol);
+    assert_eq!(
+        stdout(&asa(server, &db, &["rejected"])),
+        "no rejected changes\n"
+    );
+
+    // The server's clock is a year behind, so a baby born this year passes
+    // the device's checks and fails the server's.
+    app.clock.set(app.clock.now_ms() - 366 * 24 * 3600 * 1000);
+    let year = chrono::Utc::now().year().to_string();
+    let mut ids = Vec::new();
+    for name in ["เด็กเกิดใหม่", "ทารก"] {
+        let id = stdout(&asa(
+            server,
+            &db,
+            &[
+                "beneficiary",
+                "add",
+                "--village",
+                "50010203",
+                "--name",
+                name,
+                "--birth-year",
+                &year,
+                "--consent",
+            ],
+        ));
+        ids.push(id.trim().to_owned());
+    }
+    let synced = stdout(&asa(server, &db, &["sync"]));
+    assert!(synced.contains("rejected 2"), "{synced}");
+    assert!(stdout(&asa(server, &db, &["status"])).contains("rejected 2"));
+
+    let listed = stdout(&asa(server, &db, &["rejected"]));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    for (line, record) in lines.iter().zip(&ids) {
+        assert!(
+            line.contains("beneficiaries")
+                && line.contains(record.as_str())
+                && line.contains("out_of_range")
+                && line.contains("birth_year"),
+            "{line}"
+        );
+        assert!(has_local_time(line, "+07:00"), "{line}");
+        assert!(!has_hlc(line), "{line}");
+    }
+    let change = |line: &str| {
+        line.strip_prefix("change ")
+            .and_then(|rest| rest.split(' ').next())
+            .expect("a change id")
+            .to_owned()
+    };
+    let first = change(lines[0]);
+    assert_eq!(
+        stdout(&asa(server, &db, &["rejected", "dismiss", &first])),
+        format!("dismissed {first}\n")
+    );
+    let e = fails(&mut cmd(server, &db, &["rejected", "dismiss", &first]));
+    assert!(e.contains(&first) && e.contains("asa rejected"), "{e}");
+    let left = stdout(&asa(server, &db, &["rejected"]));
+    assert!(
+        left.lines().count() == 1 && left.contains(&ids[1]),
+        "{left}"
+    );
+    let dismissed = stdout(&asa(server, &db, &["rejected", "dismiss", "--all"]));
+    assert_eq!(dismissed, format!("dismissed {}\n", change(lines[1])));
+    assert_eq!(
+        stdout(&asa(server, &db, &["rejected"])),
+        "no rejected changes\n"
     );
 }
 
