@@ -1,7 +1,8 @@
 //! What each `asa` command does, on top of the SDK's `Client`. Results go to
 //! `out` (standard output); errors go back to `main`, which prints them once.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -135,26 +136,51 @@ fn command(
             to,
             format,
             collection,
+            conflicts_only,
+            include_deleted,
+            output,
         } => {
             if let (Some(from), Some(to)) = (&from, &to) {
                 if from > to {
                     bail!("--from {from} is after --to {to}");
                 }
             }
-            let text = client.export(&ExportRequest {
-                collection: collection.collection(),
+            if format == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
+                bail!("an xlsx export is binary; write it to a file with --output FILE (or redirect standard output)");
+            }
+            let bytes = client.export(&ExportRequest {
                 centre_id: centre,
                 from,
                 to,
-                format: match format {
-                    Format::Csv => ExportFormat::Csv,
-                    Format::Json => ExportFormat::Json,
-                },
+                conflicts_only,
+                include_deleted: include_deleted.then_some(true),
+                ..ExportRequest::new(
+                    collection.collection(),
+                    match format {
+                        Format::Csv => ExportFormat::Csv,
+                        Format::Json => ExportFormat::Json,
+                        Format::Xlsx => ExportFormat::Xlsx,
+                    },
+                )
             })?;
-            out.write_all(text.as_bytes())?;
+            match output {
+                Some(path) => {
+                    write_file(&path, &bytes)?;
+                    writeln!(out, "wrote {} ({} bytes)", path.display(), bytes.len())?;
+                }
+                None => out.write_all(&bytes)?,
+            }
         }
     }
     Ok(())
+}
+
+/// Writes the whole file or, on failure, leaves no half-written one behind.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        anyhow!("--output {}: cannot write the export: {e}", path.display())
+    })
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -136,6 +136,20 @@ pub enum Command {
         /// Which records to export.
         #[arg(long, value_enum, default_value = "sessions")]
         collection: CollectionArg,
+        /// Only records with at least one key in conflict.
+        #[arg(long)]
+        conflicts_only: bool,
+        /// Include records marked deleted: the default for csv and json, needed for xlsx.
+        ///
+        /// csv and json always include them (the v1 rule), with a `deleted`
+        /// column or key; xlsx leaves them out unless this is given.
+        #[arg(long)]
+        include_deleted: bool,
+        /// Write the export to FILE (replaced if it exists) instead of standard output.
+        ///
+        /// xlsx is binary: it needs --output, or standard output redirected to a file.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -250,6 +264,8 @@ pub enum Format {
     Csv,
     /// A JSON array of the server's records.
     Json,
+    /// An Excel workbook (binary: use --output FILE).
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,10 +4,10 @@
 //! the command line as a person meets it: help texts, one-line errors naming
 //! the setting at fault, a reader that stops early, rejected changes.
 //!
-//! A server feature is not in this tree yet (`GET /v1/users`); its test puts
-//! `stub::StubProxy` in front of the real server, answering just those
-//! requests, so it checks what the SDK asks for and what the CLI does with
-//! the answer.
+//! Two server features are not in this tree yet (`GET /v1/users`, xlsx
+//! exports); their tests put `stub::StubProxy` in front of the real server,
+//! answering just those requests, so they check what the SDK asks for and
+//! what the CLI does with the answer.
 
 mod stub;
 
@@ -266,6 +266,27 @@ fn a_volunteer_logs_a_session_and_a_manager_exports_it_through_the_cli() {
         utc.lines().filter(|l| has_local_time(l, "+00:00")).count() == 2,
         "{utc}"
     );
+    // Deleted records and conflicts-only exports, as the server filters them.
+    let doomed = add_session(server, &vol_db, "บันทึกซ้ำ");
+    asa(server, &vol_db, &["session", "delete", &doomed]);
+    asa(server, &vol_db, &["sync"]);
+    let csv = stdout(&asa(server, &boss_db, &["export"]));
+    assert!(csv.contains(&doomed), "csv keeps deleted records: {csv}");
+    let only = stdout(&asa(
+        server,
+        &boss_db,
+        &["export", "--format", "json", "--conflicts-only"],
+    ));
+    let only: serde_json::Value = serde_json::from_str(&only).expect("json export");
+    assert_eq!(only.as_array().map(Vec::len), Some(1), "{only}");
+    assert_eq!(only[0]["id"], id);
+    let all = stdout(&asa(
+        server,
+        &boss_db,
+        &["export", "--format", "json", "--include-deleted"],
+    ));
+    assert!(all.contains(&doomed), "{all}");
+
     asa(
         server,
         &boss_db,
@@ -451,7 +472,10 @@ fn every_option_says_what_it_takes() {
     );
     assert!(help(&["sync"]).contains("bytes"));
     let export = help(&["export"]);
-    assert!(export.contains("YYYY-MM-DD"), "{export}");
+    assert!(
+        export.contains("xlsx") && export.contains("YYYY-MM-DD") && export.contains("--output"),
+        "{export}"
+    );
     let top = help(&[]);
     assert!(
         top.contains("ASA_SERVER") && top.contains("http:// is assumed") && top.contains("+07:00"),
@@ -538,6 +562,103 @@ fn rejected_changes_are_listed_with_their_reason_and_dismissed() {
         stdout(&asa(server, &db, &["rejected"])),
         "no rejected changes\n"
     );
+}
+
+/// Needs the server side: `format=xlsx` (answered here by the stub proxy).
+#[test]
+fn an_xlsx_export_asks_for_xlsx_and_writes_the_bytes_as_they_came() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let app = rt.block_on(TestApp::spawn());
+    let boss = rt.block_on(app.user("manager", Some("C0001")));
+    // Not UTF-8, with NUL bytes: a binary file must pass through untouched.
+    let workbook: Vec<u8> = b"PK\x03\x04\x14\x00\x00\x00\xff\xfe\x00\x80xl/workbook.xml".to_vec();
+    let canned = Canned {
+        status: 200,
+        content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+        body: workbook.clone(),
+    };
+    let proxy = StubProxy::start(
+        &app.base,
+        Box::new(move |method, target| {
+            (method == "GET" && target.contains("format=xlsx")).then(|| canned.clone())
+        }),
+    );
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("boss.db");
+    let server = proxy.base.as_str();
+    login(server, &db, &boss);
+
+    let file = dir.path().join("november.xlsx");
+    let said = stdout(&asa(
+        server,
+        &db,
+        &[
+            "export",
+            "--format",
+            "xlsx",
+            "--centre",
+            "C0001",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--output",
+            &file.to_string_lossy(),
+        ],
+    ));
+    assert!(said.contains("november.xlsx"), "{said}");
+    assert_eq!(std::fs::read(&file).expect("the file"), workbook);
+    // Standard output redirected (not a terminal) takes the bytes too.
+    let piped = asa(
+        server,
+        &db,
+        &[
+            "export",
+            "--format",
+            "xlsx",
+            "--include-deleted",
+            "--conflicts-only",
+        ],
+    );
+    assert_eq!(piped.stdout, workbook);
+
+    let asked: Vec<String> = proxy
+        .heads()
+        .into_iter()
+        .filter(|h| h.contains("format=xlsx"))
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let line = |h: &str| h.lines().next().unwrap_or_default().to_owned();
+    let (first, second) = (line(&asked[0]), line(&asked[1]));
+    for part in [
+        "/v1/records/sessions?",
+        "centre_id=C0001",
+        "from=2026-11-01",
+        "to=2026-11-30",
+        "deleted=exclude",
+    ] {
+        assert!(first.contains(part), "{part}: {first}");
+    }
+    assert!(!first.contains("conflicts="), "{first}");
+    assert!(
+        second.contains("deleted=include") && second.contains("conflicts=only"),
+        "{second}"
+    );
+    assert!(
+        asked[0]
+            .to_ascii_lowercase()
+            .contains("accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "{}",
+        asked[0]
+    );
+    // csv keeps the v1 rule and says so to the server.
+    asa(server, &db, &["export"]);
+    let csv = proxy
+        .request_lines()
+        .into_iter()
+        .find(|l| l.contains("format=csv"))
+        .expect("a csv export");
+    assert!(csv.contains("deleted=include"), "{csv}");
 }
 
 /// Needs the server side: `GET /v1/users` (answered here by the stub proxy).

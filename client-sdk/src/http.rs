@@ -69,6 +69,8 @@ pub(crate) struct Request<'a> {
 #[derive(Debug)]
 pub(crate) struct Response {
     pub status: StatusCode,
+    /// The Content-Type header, "" when there is none.
+    pub content_type: String,
     pub body: Vec<u8>,
 }
 
@@ -184,7 +186,16 @@ impl Http {
                         || (req.retry_throttled && status == StatusCode::TOO_MANY_REQUESTS);
                     if !retryable || attempt == attempts {
                         let body = inflate(&headers, raw)?;
-                        return Ok(Response { status, body });
+                        let content_type = headers
+                            .get(CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        return Ok(Response {
+                            status,
+                            content_type,
+                            body,
+                        });
                     }
                     last_reason = format!("server answered {status}");
                     retry_after(&headers).unwrap_or_else(|| self.backoff(attempt))

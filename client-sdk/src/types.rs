@@ -265,6 +265,21 @@ pub struct SyncOptions {
 /// Managers' export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// UTF-8 CSV with a byte-order mark, one column per key.
     Csv,
+    /// A JSON array of the server's records.
     Json,
+    /// An Excel workbook (binary) with typed cells.
+    Xlsx,
+}
+
+impl ExportFormat {
+    /// Whether deleted records are in an export of this format unless the
+    /// request says otherwise: yes for CSV and JSON (the v1 rule), no for xlsx.
+    pub fn includes_deleted_by_default(self) -> bool {
+        match self {
+            ExportFormat::Csv | ExportFormat::Json => true,
+            ExportFormat::Xlsx => false,
+        }
+    }
 }
