@@ -1,141 +1,115 @@
-//! What each `asa` command does, on top of the SDK's `Client`.
+//! What each `asa` command does, on top of the SDK's `Client`. Results go to
+//! `out` (standard output); errors go back to `main`, which prints them once.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Subcommand, ValueEnum};
+use chrono::FixedOffset;
 use client_sdk::{
     Client, Collection, Config, ExportFormat, ExportRequest, FieldEdit, FieldValue, NewBeneficiary,
     NewSession, Query, Record, SyncOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use uuid::Uuid;
 
-use crate::{Cli, Command};
+use crate::out::Out;
+use crate::show::{self, Names};
+use crate::{BeneficiaryCommand, Cli, Command, Format, Origins, RejectedCommand, SessionCommand};
 
-#[derive(Debug, Subcommand)]
-pub enum SessionCommand {
-    /// Record a new help session.
-    Add {
-        #[arg(long)]
-        village: String,
-        #[arg(long)]
-        help_type: String,
-        /// RFC 3339, e.g. 2026-11-28T09:30:00+07:00.
-        #[arg(long)]
-        started_at: String,
-        #[arg(long)]
-        duration: i64,
-        #[arg(long)]
-        people: i64,
-        #[arg(long)]
-        outcome: Option<String>,
-        #[arg(long)]
-        notes: Option<String>,
-        #[arg(long)]
-        follow_up_on: Option<String>,
-    },
-    /// Change fields of a session, or link beneficiaries to it.
-    Edit {
-        id: Uuid,
-        #[arg(long)]
-        notes: Option<String>,
-        #[arg(long)]
-        outcome: Option<String>,
-        #[arg(long)]
-        duration: Option<i64>,
-        #[arg(long)]
-        people: Option<i64>,
-        #[arg(long)]
-        village: Option<String>,
-        #[arg(long)]
-        help_type: Option<String>,
-        /// Link a beneficiary (repeatable).
-        #[arg(long)]
-        link: Vec<Uuid>,
-        /// Unlink a beneficiary (repeatable).
-        #[arg(long)]
-        unlink: Vec<Uuid>,
-    },
-    /// Mark a session deleted.
-    Delete { id: Uuid },
-    /// List sessions on this device, one JSON object per line.
-    List {
-        #[arg(long)]
-        village: Option<String>,
-        /// Include deleted sessions.
-        #[arg(long)]
-        all: bool,
-    },
+/// The server URL the SDK gets: `http://` is put in front of an address
+/// given without a scheme (`127.0.0.1:8080`).
+pub fn server_url(given: &str) -> String {
+    let given = given.trim();
+    if given.contains("://") {
+        given.to_owned()
+    } else {
+        format!("http://{given}")
+    }
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BeneficiaryCommand {
-    /// Record a person helped (their consent is required).
-    Add {
-        #[arg(long)]
-        village: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        phone: Option<String>,
-        #[arg(long)]
-        birth_year: Option<i64>,
-        /// The person agreed to have their data recorded.
-        #[arg(long)]
-        consent: bool,
-    },
-    /// List beneficiaries on this device, one JSON object per line.
-    List {
-        #[arg(long)]
-        village: Option<String>,
-    },
+pub fn run(cli: Cli, origins: &Origins, out: &mut Out) -> anyhow::Result<()> {
+    let client = open(&cli, origins)?;
+    let offset = cli.utc_offset;
+    let result = command(&client, cli.command, offset, out);
+    result.map_err(|e| match e.downcast_ref::<client_sdk::Error>() {
+        // A server that cannot be reached may be the wrong one: say which setting names it.
+        Some(client_sdk::Error::Unreachable { .. }) => e.context(format!(
+            "the server {} ({}) did not answer",
+            server_url(&cli.server),
+            origins.server
+        )),
+        Some(client_sdk::Error::NotLoggedIn) => {
+            anyhow!("this device is not logged in; run `asa login --username NAME` first")
+        }
+        Some(client_sdk::Error::LoginRequired { code }) => anyhow!(
+            "the login has expired or was revoked ({code}); run `asa login --username NAME` again"
+        ),
+        _ => e,
+    })
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    Csv,
-    Json,
+/// Opens the device's database, naming the setting at fault when the path or
+/// the server address cannot be used.
+fn open(cli: &Cli, origins: &Origins) -> anyhow::Result<Client> {
+    let db = &cli.db;
+    if db.is_dir() {
+        bail!(
+            "{} {} is a directory; give the path of a database file",
+            origins.db,
+            db.display()
+        );
+    }
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!(
+                "{} {}: the directory {} does not exist",
+                origins.db,
+                db.display(),
+                dir.display()
+            );
+        }
+    }
+    Client::open(db, Config::new(server_url(&cli.server))).map_err(|e| match e {
+        client_sdk::Error::InvalidServerUrl { reason, .. } => anyhow!(
+            "{} {:?} is not a server address: {reason}",
+            origins.server,
+            cli.server
+        ),
+        other => anyhow::Error::new(other).context(format!(
+            "{} {}: cannot open the local database",
+            origins.db,
+            db.display()
+        )),
+    })
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::open(&cli.db, Config::new(&cli.server))
-        .with_context(|| format!("cannot open {}", cli.db.display()))?;
-    match cli.command {
+fn command(
+    client: &Client,
+    command: Command,
+    offset: FixedOffset,
+    out: &mut Out,
+) -> anyhow::Result<()> {
+    match command {
         Command::Login { username, password } => {
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
             let user = client.login(&username, &password)?;
-            println!(
+            writeln!(
+                out,
                 "logged in as {} ({}) on device {}",
                 user.username,
                 user.role,
                 client.device_id()
-            );
+            )?;
         }
-        Command::Session(cmd) => session(&client, cmd)?,
-        Command::Beneficiary(cmd) => beneficiary(&client, cmd)?,
-        Command::Sync { budget } => sync(&client, budget)?,
-        Command::Status => status(&client)?,
-        Command::Conflicts => {
-            for c in client.conflicts()? {
-                let heads: Vec<String> = c
-                    .heads
-                    .iter()
-                    .map(|h| format!("{} ({})", show(&h.value), h.hlc))
-                    .collect();
-                println!(
-                    "{} {} {}: {}",
-                    c.collection,
-                    c.record_id,
-                    c.key,
-                    heads.join(" | ")
-                );
-            }
-        }
+        Command::Session(cmd) => session(client, cmd, out)?,
+        Command::Beneficiary(cmd) => beneficiary(client, cmd, out)?,
+        Command::Sync { budget } => sync(client, budget, out)?,
+        Command::Status => status(client, out)?,
+        Command::Conflicts => conflicts(client, offset, out)?,
         Command::Resolve {
             collection,
             id,
@@ -144,50 +118,85 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let value = match serde_json::from_str::<serde_json::Value>(&value) {
                 Ok(serde_json::Value::Bool(b)) => FieldValue::Bool(b),
-                Ok(serde_json::Value::Number(n)) => {
-                    FieldValue::Int(n.as_i64().ok_or_else(|| anyhow!("numbers are integers"))?)
-                }
+                Ok(serde_json::Value::Number(n)) => FieldValue::Int(
+                    n.as_i64()
+                        .ok_or_else(|| anyhow!("the value {n} is not a whole number"))?,
+                ),
                 Ok(serde_json::Value::Null) => FieldValue::Null,
                 Ok(serde_json::Value::String(s)) => FieldValue::Text(s),
                 _ => FieldValue::Text(value),
             };
-            client.resolve(parse_collection(&collection)?, id, &key, value)?;
-            println!("resolved {key} on {id}; run `asa sync` to share it");
+            client.resolve(collection.collection(), id, &key, value)?;
+            writeln!(out, "resolved {key} on {id}; run `asa sync` to share it")?;
         }
+        Command::Rejected { command } => rejected(client, command, offset, out)?,
         Command::Export {
             centre,
             from,
             to,
             format,
             collection,
+            conflicts_only,
+            include_deleted,
+            output,
         } => {
-            let out = client.export(&ExportRequest {
-                collection: parse_collection(&collection)?,
+            if let (Some(from), Some(to)) = (&from, &to) {
+                if from > to {
+                    bail!("--from {from} is after --to {to}");
+                }
+            }
+            if format == Format::Xlsx && output.is_none() && std::io::stdout().is_terminal() {
+                bail!("an xlsx export is binary; write it to a file with --output FILE (or redirect standard output)");
+            }
+            let bytes = client.export(&ExportRequest {
                 centre_id: centre,
                 from,
                 to,
-                format: match format {
-                    Format::Csv => ExportFormat::Csv,
-                    Format::Json => ExportFormat::Json,
-                },
+                conflicts_only,
+                include_deleted: include_deleted.then_some(true),
+                ..ExportRequest::new(
+                    collection.collection(),
+                    match format {
+                        Format::Csv => ExportFormat::Csv,
+                        Format::Json => ExportFormat::Json,
+                        Format::Xlsx => ExportFormat::Xlsx,
+                    },
+                )
             })?;
-            print!("{out}");
+            match output {
+                Some(path) => {
+                    write_file(&path, &bytes)?;
+                    writeln!(out, "wrote {} ({} bytes)", path.display(), bytes.len())?;
+                }
+                None => out.write_all(&bytes)?,
+            }
         }
     }
     Ok(())
 }
 
+/// Writes the whole file or, on failure, leaves no half-written one behind.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        anyhow!("--output {}: cannot write the export: {e}", path.display())
+    })
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password: pass --password, set ASA_PASSWORD, or write it on standard input");
+    }
+    Ok(password.to_owned())
 }
 
-fn parse_collection(name: &str) -> anyhow::Result<Collection> {
-    Collection::parse(name).ok_or_else(|| anyhow!("collection is `sessions` or `beneficiaries`"))
-}
-
-fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
+fn session(client: &Client, cmd: SessionCommand, out: &mut Out) -> anyhow::Result<()> {
     match cmd {
         SessionCommand::Add {
             village,
@@ -209,7 +218,7 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                 notes,
                 follow_up_on,
             })?;
-            println!("{id}");
+            writeln!(out, "{id}")?;
         }
         SessionCommand::Edit {
             id,
@@ -240,7 +249,9 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                     .map(|b| FieldEdit::new(format!("beneficiary_ids/{b}"), false)),
             );
             if edits.is_empty() {
-                bail!("nothing to change; pass at least one option");
+                bail!(
+                    "nothing to change; pass at least one option (see `asa session edit --help`)"
+                );
             }
             client.edit(Collection::Sessions, id, &edits)?;
         }
@@ -252,14 +263,14 @@ fn session(client: &Client, cmd: SessionCommand) -> anyhow::Result<()> {
                 ..Query::default()
             };
             for r in client.records(Collection::Sessions, &query)? {
-                println!("{}", line(&r));
+                writeln!(out, "{}", line(&r))?;
             }
         }
     }
     Ok(())
 }
 
-fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
+fn beneficiary(client: &Client, cmd: BeneficiaryCommand, out: &mut Out) -> anyhow::Result<()> {
     match cmd {
         BeneficiaryCommand::Add {
             village,
@@ -275,7 +286,7 @@ fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
                 birth_year,
                 consent,
             })?;
-            println!("{id}");
+            writeln!(out, "{id}")?;
         }
         BeneficiaryCommand::List { village } => {
             let query = Query {
@@ -283,14 +294,15 @@ fn beneficiary(client: &Client, cmd: BeneficiaryCommand) -> anyhow::Result<()> {
                 ..Query::default()
             };
             for r in client.records(Collection::Beneficiaries, &query)? {
-                println!("{}", line(&r));
+                writeln!(out, "{}", line(&r))?;
             }
         }
     }
     Ok(())
 }
 
-fn sync(client: &Client, budget: Option<u64>) -> anyhow::Result<()> {
+fn sync(client: &Client, budget: Option<u64>, out: &mut Out) -> anyhow::Result<()> {
+    // The spinner draws on standard error, and only when it is a terminal.
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}")
@@ -308,34 +320,121 @@ fn sync(client: &Client, budget: Option<u64>) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     let r = result?;
-    println!(
+    writeln!(
+        out,
         "pushed {} acked {} rejected {} pulled {} conflicts {} pending {} bytes_sent {} bytes_received {}{}",
         r.pushed, r.acked, r.rejected, r.pulled, r.conflicts, r.pending, r.bytes_sent, r.bytes_received,
         if r.budget_exhausted { " (budget spent; run sync again to continue)" } else { "" }
-    );
+    )?;
     Ok(())
 }
 
-fn status(client: &Client) -> anyhow::Result<()> {
+fn status(client: &Client, out: &mut Out) -> anyhow::Result<()> {
     match client.user() {
-        Some(u) => println!(
+        Some(u) => writeln!(
+            out,
             "user {} ({}) centre {}",
             u.username,
             u.role,
             u.centre_id.as_deref().unwrap_or("-")
-        ),
-        None => println!("not logged in"),
+        )?,
+        None => writeln!(out, "not logged in")?,
     }
-    println!("device {}", client.device_id());
-    println!("pending {}", client.pending_count()?);
-    println!("conflicts {}", client.conflicts()?.len());
-    let rejected = client.rejected()?;
-    println!("rejected {}", rejected.len());
-    for r in rejected {
-        println!(
-            "  {} {} {}: {} ({})",
-            r.change_id, r.collection, r.record_id, r.code, r.detail
-        );
+    writeln!(out, "device {}", client.device_id())?;
+    writeln!(out, "pending {}", client.pending_count()?)?;
+    let conflicts = client.conflicts()?.len();
+    writeln!(
+        out,
+        "conflicts {conflicts}{}",
+        if conflicts > 0 {
+            " (see `asa conflicts`)"
+        } else {
+            ""
+        }
+    )?;
+    let rejected = client.rejected()?.len();
+    writeln!(
+        out,
+        "rejected {rejected}{}",
+        if rejected > 0 {
+            " (see `asa rejected`)"
+        } else {
+            ""
+        }
+    )?;
+    Ok(())
+}
+
+/// Each key in conflict, then each of its values with who wrote it and when,
+/// the value shown now first.
+fn conflicts(client: &Client, offset: FixedOffset, out: &mut Out) -> anyhow::Result<()> {
+    let conflicts = client.conflicts()?;
+    if conflicts.is_empty() {
+        writeln!(out, "no conflicts")?;
+        return Ok(());
+    }
+    let names = Names::load(client)?;
+    for c in conflicts {
+        writeln!(out, "{} {} {}:", c.collection, c.record_id, c.key)?;
+        for (i, head) in c.heads.iter().enumerate() {
+            writeln!(
+                out,
+                "  {} by {}, {}{}",
+                show::value(&head.value),
+                names.of(head.author),
+                show::local_time(head.written_at_ms, offset),
+                if i == 0 { " (shown)" } else { "" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn rejected(
+    client: &Client,
+    command: Option<RejectedCommand>,
+    offset: FixedOffset,
+    out: &mut Out,
+) -> anyhow::Result<()> {
+    match command {
+        None => {
+            let rejected = client.rejected()?;
+            if rejected.is_empty() {
+                writeln!(out, "no rejected changes")?;
+            }
+            for r in rejected {
+                writeln!(
+                    out,
+                    "change {} to {} {} ({}): {}: {}",
+                    r.change_id,
+                    show::plain(&r.collection),
+                    r.record_id,
+                    show::local_time(r.written_at_ms, offset),
+                    show::plain(&r.code),
+                    show::plain(&r.detail)
+                )?;
+            }
+        }
+        Some(RejectedCommand::Dismiss { ids, all }) => {
+            let ids = if all {
+                client
+                    .rejected()?
+                    .into_iter()
+                    .map(|r| r.change_id)
+                    .collect()
+            } else {
+                ids
+            };
+            for id in &ids {
+                if !client.dismiss_rejected(*id)? {
+                    bail!("no rejected change {id} on this device (`asa rejected` lists them)");
+                }
+                writeln!(out, "dismissed {id}")?;
+            }
+            if all && ids.is_empty() {
+                writeln!(out, "no rejected changes")?;
+            }
+        }
     }
     Ok(())
 }
@@ -348,15 +447,4 @@ fn line(r: &Record) -> serde_json::Value {
         "conflicts": r.conflicts.len(),
         "fields": r.fields_json(),
     })
-}
-
-fn show(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Null => "null".into(),
-        FieldValue::Bool(b) => b.to_string(),
-        FieldValue::Int(i) => i.to_string(),
-        // JSON quoting, not Rust's `{:?}`: Debug escapes Thai combining
-        // vowels and tone marks (`\u{e49}`), which no reader could follow.
-        FieldValue::Text(s) => serde_json::Value::String(s.clone()).to_string(),
-    }
 }

@@ -34,6 +34,9 @@ pub enum Error {
         code: String,
         detail: String,
     },
+    /// The configured server URL cannot be used (`Config::server_url`).
+    #[error("`{url}` is not a server address: {reason}")]
+    InvalidServerUrl { url: String, reason: String },
     /// The network or the server stayed unavailable for every attempt.
     #[error("the server could not be reached after {attempts} attempts: {reason}")]
     Unreachable { attempts: u32, reason: String },

@@ -10,6 +10,8 @@ use crate::http::Meter;
 use crate::sync::encode_query;
 use crate::types::ExportFormat;
 
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// What to export: a collection of one centre, `started_at` between two dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRequest {
@@ -19,12 +21,48 @@ pub struct ExportRequest {
     pub from: Option<String>,
     pub to: Option<String>,
     pub format: ExportFormat,
+    /// Only records with at least one key in conflict.
+    pub conflicts_only: bool,
+    /// Whether deleted records are in the export; `None` keeps the format's
+    /// default ([`ExportFormat::includes_deleted_by_default`]).
+    pub include_deleted: Option<bool>,
+}
+
+impl ExportRequest {
+    /// Every record of `collection` in the caller's scope, with the format's
+    /// default for deleted records.
+    pub fn new(collection: Collection, format: ExportFormat) -> ExportRequest {
+        ExportRequest {
+            collection,
+            centre_id: None,
+            from: None,
+            to: None,
+            format,
+            conflicts_only: false,
+            include_deleted: None,
+        }
+    }
 }
 
 impl Client {
-    /// The server's merged records as CSV or a JSON array (every page).
-    pub fn export(&self, req: &ExportRequest) -> Result<String> {
-        let mut query = String::new();
+    /// The server's merged records, as the file's bytes: CSV (UTF-8), a JSON
+    /// array (every page), or an xlsx workbook.
+    pub fn export(&self, req: &ExportRequest) -> Result<Vec<u8>> {
+        let include_deleted = req
+            .include_deleted
+            .unwrap_or(req.format.includes_deleted_by_default());
+        // Both choices are sent, so the file does not depend on the server's defaults.
+        let mut query = format!(
+            "&deleted={}",
+            if include_deleted {
+                "include"
+            } else {
+                "exclude"
+            }
+        );
+        if req.conflicts_only {
+            query.push_str("&conflicts=only");
+        }
         for (name, value) in [
             ("centre_id", &req.centre_id),
             ("from", &req.from),
@@ -36,23 +74,59 @@ impl Client {
         }
         let base = format!("/v1/records/{}?limit=1000{query}", req.collection);
         let mut meter = Meter::default();
-        if req.format == ExportFormat::Csv {
-            let path = format!("{base}&format=csv");
-            let response = self.call(Method::GET, &path, None, "text/csv", &mut meter)?;
-            if response.status != StatusCode::OK {
-                return Err(response.into_error());
+        match req.format {
+            ExportFormat::Csv => {
+                let path = format!("{base}&format=csv");
+                let body = self.file(&path, "text/csv", "csv", &mut meter)?;
+                std::str::from_utf8(&body)
+                    .map_err(|e| Error::Protocol(format!("the csv is not utf-8: {e}")))?;
+                Ok(body)
             }
-            return String::from_utf8(response.body)
-                .map_err(|e| Error::Protocol(format!("the csv is not utf-8: {e}")));
+            ExportFormat::Xlsx => {
+                let path = format!("{base}&format=xlsx");
+                self.file(&path, XLSX, "xlsx", &mut meter)
+            }
+            ExportFormat::Json => self.json_pages(&base, &mut meter),
         }
+    }
+
+    /// One file in one answer, whose Content-Type must be `accept`: a server
+    /// that does not know the format answers something else (JSON).
+    fn file(
+        &self,
+        path: &str,
+        accept: &'static str,
+        name: &str,
+        meter: &mut Meter,
+    ) -> Result<Vec<u8>> {
+        let response = self.call(Method::GET, path, None, accept, meter)?;
+        if response.status != StatusCode::OK {
+            return Err(response.into_error());
+        }
+        let media_type = response
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        if !media_type.eq_ignore_ascii_case(accept) {
+            return Err(Error::Protocol(format!(
+                "it sent {:?}, not {name}; it may not offer {name} exports yet",
+                response.content_type
+            )));
+        }
+        Ok(response.body)
+    }
+
+    fn json_pages(&self, base: &str, meter: &mut Meter) -> Result<Vec<u8>> {
         let mut records = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let path = match &token {
                 Some(t) => format!("{base}&page_token={}", encode_query(t)),
-                None => base.clone(),
+                None => base.to_owned(),
             };
-            let response = self.call(Method::GET, &path, None, "application/json", &mut meter)?;
+            let response = self.call(Method::GET, &path, None, "application/json", meter)?;
             if response.status != StatusCode::OK {
                 return Err(response.into_error());
             }
@@ -63,6 +137,9 @@ impl Client {
                 None => break,
             }
         }
-        serde_json::to_string_pretty(&records).map_err(|e| Error::Protocol(e.to_string()))
+        let mut out =
+            serde_json::to_vec_pretty(&records).map_err(|e| Error::Protocol(e.to_string()))?;
+        out.push(b'\n');
+        Ok(out)
     }
 }

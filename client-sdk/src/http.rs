@@ -69,6 +69,8 @@ pub(crate) struct Request<'a> {
 #[derive(Debug)]
 pub(crate) struct Response {
     pub status: StatusCode,
+    /// The Content-Type header, "" when there is none.
+    pub content_type: String,
     pub body: Vec<u8>,
 }
 
@@ -124,6 +126,7 @@ pub(crate) struct Http {
 
 impl Http {
     pub fn new(config: Config) -> Result<Http> {
+        check_server_url(&config.server_url)?;
         let client = HttpClient::builder()
             .no_gzip()
             .timeout(Duration::from_secs(config.timeout_secs))
@@ -183,13 +186,22 @@ impl Http {
                         || (req.retry_throttled && status == StatusCode::TOO_MANY_REQUESTS);
                     if !retryable || attempt == attempts {
                         let body = inflate(&headers, raw)?;
-                        return Ok(Response { status, body });
+                        let content_type = headers
+                            .get(CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        return Ok(Response {
+                            status,
+                            content_type,
+                            body,
+                        });
                     }
                     last_reason = format!("server answered {status}");
                     retry_after(&headers).unwrap_or_else(|| self.backoff(attempt))
                 }
                 Err(e) => {
-                    last_reason = e.to_string();
+                    last_reason = causes(&e);
                     self.backoff(attempt)
                 }
             };
@@ -213,6 +225,42 @@ impl Http {
         let jitter = u64::from(uuid::Uuid::new_v4().as_fields().0) % (exp / 2 + 1);
         Duration::from_millis(exp / 2 + jitter)
     }
+}
+
+/// A server URL the transport can put paths after: http or https, a host,
+/// no query or fragment.
+fn check_server_url(url: &str) -> Result<()> {
+    let bad = |reason: &str| Error::InvalidServerUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("it must start with http:// or https://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it names no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("it must not have a query (`?`) or a fragment (`#`)"));
+    }
+    Ok(())
+}
+
+/// An error with its causes, each once: reqwest's own message names only the
+/// URL, the reason (refused, timed out, no such host) is in the causes.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 fn read(r: reqwest::blocking::Response) -> reqwest::Result<(StatusCode, HeaderMap, Vec<u8>)> {
@@ -257,4 +305,33 @@ fn inflate(headers: &HeaderMap, raw: Vec<u8>) -> Result<Vec<u8>> {
         .read_to_end(&mut out)
         .map_err(|e| Error::Protocol(format!("cannot inflate the server's answer: {e}")))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_url_is_http_or_https_with_a_host() {
+        for good in [
+            "http://127.0.0.1:8080",
+            "https://asa.example.org",
+            "https://asa.example.org/sync/",
+        ] {
+            assert!(check_server_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:8080",
+            "ftp://asa.example.org",
+            "http://",
+            "http://a b",
+            "https://asa.example.org/?x=1",
+            "",
+        ] {
+            assert!(
+                matches!(check_server_url(bad), Err(Error::InvalidServerUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
 }

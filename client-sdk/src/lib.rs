@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod directory;
 mod edit;
 mod error;
 mod export;
@@ -24,6 +25,7 @@ pub use http::Config;
 pub use sync_core;
 pub use sync_core::{ChangeError, Clock, ManualClock, Role, SystemClock};
 pub use types::{
-    Collection, Conflict, ConflictHead, ExportFormat, FieldEdit, FieldValue, NewBeneficiary,
-    NewSession, Query, Record, RejectedChange, SyncOptions, SyncReport, SyncStatus, UserInfo,
+    Collection, Conflict, ConflictHead, ExportFormat, FieldEdit, FieldValue, KnownUser,
+    NewBeneficiary, NewSession, Query, Record, RejectedChange, SyncOptions, SyncReport, SyncStatus,
+    UserInfo,
 };

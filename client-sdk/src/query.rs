@@ -11,7 +11,9 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::error::{Error, Result, StepExt};
 use crate::store;
-use crate::types::{Conflict, ConflictHead, FieldValue, Query, Record, RejectedChange, SyncStatus};
+use crate::types::{
+    Conflict, ConflictHead, FieldValue, KnownUser, Query, Record, RejectedChange, SyncStatus,
+};
 
 impl Client {
     /// Records of a collection as merged on this device (unsynced edits included).
@@ -86,6 +88,14 @@ impl Client {
         store::dismiss_rejected(&self.lock().conn, change_id)
     }
 
+    /// The users this device knows from the server's directory, which a
+    /// manager's or admin's sync keeps up to date (empty on a volunteer's
+    /// device, and until the server offers `GET /v1/users`). The signed-in
+    /// user is [`Client::user`].
+    pub fn known_users(&self) -> Result<Vec<KnownUser>> {
+        store::known_users(&self.lock().conn)
+    }
+
     /// Changes waiting to be pushed.
     pub fn pending_count(&self) -> Result<u64> {
         store::outbox_len(&self.lock().conn)
@@ -135,6 +145,7 @@ fn to_record(
                     value: FieldValue::from_json(&h.value),
                     hlc: h.hlc.to_string(),
                     author: h.author,
+                    written_at_ms: h.hlc.wall_ms(),
                 })
                 .collect(),
         })

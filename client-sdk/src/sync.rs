@@ -6,7 +6,7 @@
 //! cursor (a page pulled twice merges to the same state anyway).
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use reqwest::{Method, StatusCode};
 use sync_core::{
@@ -58,18 +58,24 @@ impl Client {
             progress(&report);
         }
         if done_pushing {
+            let mut authors = HashSet::new();
             loop {
                 if spent(&meter) {
                     report.budget_exhausted = true;
                     break;
                 }
-                let more = self.pull_page(&mut meter, &mut report)?;
+                let more = self.pull_page(&mut meter, &mut report, &mut authors)?;
                 report.bytes_sent = meter.sent;
                 report.bytes_received = meter.received;
                 progress(&report);
                 if !more {
                     break;
                 }
+            }
+            if !report.budget_exhausted && !spent(&meter) {
+                self.refresh_directory(&authors, &mut meter)?;
+                report.bytes_sent = meter.sent;
+                report.bytes_received = meter.received;
             }
         }
         let local = self.lock();
@@ -175,8 +181,14 @@ impl Client {
         Ok(Pushed::Batch)
     }
 
-    /// Pulls one page and applies it with its cursor; returns whether more wait.
-    fn pull_page(&self, meter: &mut Meter, report: &mut SyncReport) -> Result<bool> {
+    /// Pulls one page and applies it with its cursor; returns whether more
+    /// wait. The authors of the page's changes are added to `authors`.
+    fn pull_page(
+        &self,
+        meter: &mut Meter,
+        report: &mut SyncReport,
+        authors: &mut HashSet<Uuid>,
+    ) -> Result<bool> {
         let cursor = store::get_meta(&self.lock().conn, META_CURSOR)?.unwrap_or_default();
         let limit = self.http.config().pull_limit.clamp(1, 1000);
         let path = format!(
@@ -195,6 +207,7 @@ impl Client {
         let tx = Client::begin(&mut local.conn, &mut clock, "starting to apply a page")?;
         let mut touched: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
         for dto in &page.changes {
+            authors.extend(dto.author);
             let decoded = match dto.author {
                 Some(author) => {
                     Change::decode(dto, author, &PULL_RULES).map_err(|e| (e.code(), e.to_string()))

@@ -179,6 +179,10 @@ pub struct ConflictHead {
     pub value: FieldValue,
     pub hlc: String,
     pub author: Uuid,
+    /// When the value was written: the wall time of its HLC, in milliseconds
+    /// since the Unix epoch (the writing device's clock, never behind what it
+    /// had seen).
+    pub written_at_ms: u64,
 }
 
 /// One of this device's changes that the server refused, with its reason.
@@ -191,6 +195,9 @@ pub struct RejectedChange {
     /// The stable rejection code, e.g. `out_of_range`.
     pub code: String,
     pub detail: String,
+    /// When the change was made on this device: the wall time of its HLC, in
+    /// milliseconds since the Unix epoch.
+    pub written_at_ms: u64,
 }
 
 /// Filters for [`crate::Client::records`]; the default lists every live record.
@@ -201,6 +208,17 @@ pub struct Query {
     pub include_deleted: bool,
     pub conflicts_only: bool,
     pub status: Option<SyncStatus>,
+}
+
+/// A user of the server's directory (`GET /v1/users`), kept on the device so
+/// conflicts and records can show who wrote what. Only managers and admins
+/// may read the directory; a volunteer's device knows only its own user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownUser {
+    pub id: Uuid,
+    pub username: String,
+    /// The name the person goes by, when the server has one.
+    pub display_name: Option<String>,
 }
 
 /// The signed-in user.
@@ -247,6 +265,21 @@ pub struct SyncOptions {
 /// Managers' export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// UTF-8 CSV with a byte-order mark, one column per key.
     Csv,
+    /// A JSON array of the server's records.
     Json,
+    /// An Excel workbook (binary) with typed cells.
+    Xlsx,
+}
+
+impl ExportFormat {
+    /// Whether deleted records are in an export of this format unless the
+    /// request says otherwise: yes for CSV and JSON (the v1 rule), no for xlsx.
+    pub fn includes_deleted_by_default(self) -> bool {
+        match self {
+            ExportFormat::Csv | ExportFormat::Json => true,
+            ExportFormat::Xlsx => false,
+        }
+    }
 }

@@ -3,20 +3,24 @@
 //! One row per record holds the `sync_core::codec` blob and the rendered JSON;
 //! the outbox holds unsent changes in `device_seq` order; `meta` holds the
 //! device id, the persisted HLC, the next `device_seq`, the pull cursor, the
-//! tokens and the signed-in user. Every function takes a `&Connection` so
+//! tokens and the signed-in user; `users` holds the server's user directory
+//! as a manager's device last read it. Every function takes a `&Connection` so
 //! callers can group them in one transaction.
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sync_core::{codec, Collection, RecordState};
+use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, StepExt};
-use crate::types::RejectedChange;
+use crate::types::{KnownUser, RejectedChange};
 
 /// The migrations, in order; `PRAGMA user_version` counts how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_users.sql"),
+];
 
 /// Opens (creating if needed) and migrates the database at `path`.
 pub fn open(path: &Path) -> Result<Connection> {
@@ -240,7 +244,7 @@ pub fn ack_through(conn: &Connection, acked_seq: u64) -> Result<u64> {
 pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\"
+            "SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"code\", \"detail\", \"body\"
              FROM \"rejected\" ORDER BY \"device_seq\"",
         )
         .step("listing rejections")?;
@@ -253,12 +257,13 @@ pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })
         .step("listing rejections")?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, id, collection, record, code, detail) = row.step("listing rejections")?;
+        let (seq, id, collection, record, code, detail, body) = row.step("listing rejections")?;
         let uuid =
             |s: &str| Uuid::parse_str(s).map_err(|e| Error::Corrupt(format!("rejection: {e}")));
         out.push(RejectedChange {
@@ -268,9 +273,24 @@ pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
             record_id: uuid(&record)?,
             code,
             detail,
+            written_at_ms: change_hlc(&body)?.wall_ms(),
         });
     }
     Ok(out)
+}
+
+/// The HLC of a stored change body (wire JSON this device wrote).
+fn change_hlc(body: &str) -> Result<Hlc> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        hlc: String,
+    }
+    let stamp: Stamp =
+        serde_json::from_str(body).map_err(|e| Error::Corrupt(format!("rejected change: {e}")))?;
+    stamp
+        .hlc
+        .parse()
+        .map_err(|e| Error::Corrupt(format!("rejected change's hlc: {e}")))
 }
 
 pub fn dismiss_rejected(conn: &Connection, change_id: Uuid) -> Result<bool> {
@@ -280,6 +300,56 @@ pub fn dismiss_rejected(conn: &Connection, change_id: Uuid) -> Result<bool> {
     )
     .map(|n| n > 0)
     .step("dismissing a rejection")
+}
+
+/// Adds or updates users of the server's directory; users not listed are kept.
+pub fn upsert_users(conn: &Connection, users: &[KnownUser]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO \"users\" (\"id\", \"username\", \"display_name\") VALUES (?1, ?2, ?3)
+             ON CONFLICT (\"id\") DO UPDATE SET \"username\" = excluded.\"username\",
+               \"display_name\" = excluded.\"display_name\"",
+        )
+        .step("saving the user directory")?;
+    for u in users {
+        stmt.execute(params![u.id.to_string(), u.username, u.display_name])
+            .step("saving the user directory")?;
+    }
+    Ok(())
+}
+
+pub fn known_users(conn: &Connection) -> Result<Vec<KnownUser>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT \"id\", \"username\", \"display_name\" FROM \"users\" ORDER BY \"username\"",
+        )
+        .step("reading the user directory")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .step("reading the user directory")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, username, display_name) = row.step("reading the user directory")?;
+        out.push(KnownUser {
+            id: Uuid::parse_str(&id).map_err(|e| Error::Corrupt(format!("user id: {e}")))?,
+            username,
+            display_name,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the directory holds a user with this id.
+pub fn is_known_user(conn: &Connection, id: Uuid) -> Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM \"users\" WHERE \"id\" = ?1)")
+        .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)))
+        .step("reading the user directory")
 }
 
 /// Whether `table` (`outbox` or `rejected`) holds a change of the record.
