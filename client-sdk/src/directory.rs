@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 
 use reqwest::{Method, StatusCode};
+use sync_core::wire::UsersPage;
 use sync_core::Role;
 use uuid::Uuid;
 
@@ -23,23 +24,6 @@ use crate::types::KnownUser;
 
 /// Set once the directory was read in full at least once.
 const META_DIRECTORY_READ: &str = "directory_read";
-
-/// One page of `GET /v1/users`. Only the keys the device keeps are read; the
-/// others (role, centre, devices, ...) are ignored.
-#[derive(serde::Deserialize)]
-struct UsersPage {
-    users: Vec<UserEntry>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct UserEntry {
-    id: Uuid,
-    username: String,
-    #[serde(default)]
-    display_name: Option<String>,
-}
 
 impl Client {
     /// Reads the directory when the user may and it could hold news about
@@ -88,7 +72,7 @@ impl Client {
             users.extend(page.users.into_iter().map(|u| KnownUser {
                 id: u.id,
                 username: u.username,
-                display_name: u.display_name,
+                display_name: Some(u.display_name),
             }));
             match page.next_page_token {
                 // A token handed back unchanged would loop forever.
