@@ -99,9 +99,10 @@ fn command(
             let user = client.login(&username, &password)?;
             writeln!(
                 out,
-                "logged in as {} ({}) on device {}",
+                "logged in as {} ({}){} on device {}",
                 user.username,
                 user.role,
+                centre_text(&user),
                 client.device_id()
             )?;
         }
@@ -331,13 +332,7 @@ fn sync(client: &Client, budget: Option<u64>, out: &mut Out) -> anyhow::Result<(
 
 fn status(client: &Client, out: &mut Out) -> anyhow::Result<()> {
     match client.user() {
-        Some(u) => writeln!(
-            out,
-            "user {} ({}) centre {}",
-            u.username,
-            u.role,
-            u.centre_id.as_deref().unwrap_or("-")
-        )?,
+        Some(u) => writeln!(out, "user {} ({}){}", u.username, u.role, centre_text(&u))?,
         None => writeln!(out, "not logged in")?,
     }
     writeln!(out, "device {}", client.device_id())?;
@@ -447,4 +442,13 @@ fn line(r: &Record) -> serde_json::Value {
         "conflicts": r.conflicts.len(),
         "fields": r.fields_json(),
     })
+}
+
+/// ` at centre C0001 (ศูนย์ดิจิทัลชุมชน...)`, or nothing for an admin.
+fn centre_text(user: &client_sdk::UserInfo) -> String {
+    match (&user.centre_id, &user.centre_name) {
+        (Some(code), Some(name)) => format!(" at centre {code} ({name})"),
+        (Some(code), None) => format!(" at centre {code}"),
+        (None, _) => String::new(),
+    }
 }

@@ -88,7 +88,7 @@ fn has_local_time(line: &str, offset: &str) -> bool {
 }
 
 fn login(server: &str, db: &Path, user: &tests::Session) {
-    asa(
+    let said = stdout(&asa(
         server,
         db,
         &[
@@ -98,7 +98,14 @@ fn login(server: &str, db: &Path, user: &tests::Session) {
             "--password",
             &user.password,
         ],
-    );
+    ));
+    // The test server's centres are named "ศูนย์ <code>" (tests::TestApp).
+    if let Some(centre) = &user.centre {
+        assert!(
+            said.contains(&format!("at centre {centre} (ศูนย์ {centre})")),
+            "{said}"
+        );
+    }
 }
 
 fn add_session(server: &str, db: &Path, notes: &str) -> String {

@@ -50,6 +50,9 @@ pub(crate) const META_DEVICE: &str = "device_id";
 pub(crate) const META_HLC: &str = "hlc";
 pub(crate) const META_NEXT_SEQ: &str = "next_seq";
 pub(crate) const META_CURSOR: &str = "pull_cursor";
+/// Set while the device pulls again from the beginning after the server
+/// answered `resync_required`.
+pub(crate) const META_RESYNC: &str = "resync";
 const META_ACCESS: &str = "access_token";
 const META_REFRESH: &str = "refresh_token";
 const META_USER: &str = "user";
@@ -171,20 +174,66 @@ impl Client {
             &mut meter,
         )?;
         match response.status {
-            StatusCode::OK => self.store_tokens(&response.json()?),
+            StatusCode::OK => {
+                let tokens: TokenResponse = response.json()?;
+                let centre_name = self.centre_name(&tokens, &mut meter);
+                self.store_tokens(&tokens, centre_name)
+            }
             StatusCode::UNAUTHORIZED => Err(Error::InvalidCredentials),
+            StatusCode::FORBIDDEN if response.problem().code == "account_disabled" => {
+                Err(Error::AccountDisabled)
+            }
             _ => Err(response.into_error()),
         }
     }
 
+    /// The name of the user's centre (`GET /v1/centres`), when the server
+    /// answers it; a login never fails for want of it.
+    fn centre_name(&self, tokens: &TokenResponse, meter: &mut Meter) -> Option<String> {
+        let code = tokens.user.centre_id.as_deref()?;
+        let response = self
+            .http
+            .send(
+                &Request {
+                    method: Method::GET,
+                    path: "/v1/centres",
+                    body: None,
+                    token: Some(&tokens.access_token),
+                    accept: "application/json",
+                    retry_throttled: false,
+                },
+                meter,
+            )
+            .ok()?;
+        if response.status != StatusCode::OK {
+            return None;
+        }
+        let page: sync_core::wire::CentresPage = response.json().ok()?;
+        page.centres
+            .into_iter()
+            .find(|c| c.code == code)
+            .map(|c| c.name)
+    }
+
     /// Persists tokens (and the user) at once: a rotated refresh token that
     /// was not saved would lock the device out.
-    fn store_tokens(&self, tokens: &TokenResponse) -> Result<UserInfo> {
+    fn store_tokens(
+        &self,
+        tokens: &TokenResponse,
+        centre_name: Option<String>,
+    ) -> Result<UserInfo> {
         let user = UserInfo {
             id: tokens.user.id,
             username: tokens.user.username.clone(),
+            // A v1 server sends no display name.
+            display_name: if tokens.user.display_name.is_empty() {
+                tokens.user.username.clone()
+            } else {
+                tokens.user.display_name.clone()
+            },
             role: tokens.user.role,
             centre_id: tokens.user.centre_id.clone(),
+            centre_name,
         };
         let mut local = self.lock();
         let tx = local.conn.transaction().step("starting to save tokens")?;
@@ -222,12 +271,20 @@ impl Client {
         if response.status != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
+        // A revoked login cannot be refreshed: say so at once.
+        let code = response.problem().code;
+        if code == "token_revoked" {
+            return Err(Error::AccessRevoked { code });
+        }
         let fresh = self.refresh(&token, meter)?;
         req.token = Some(&fresh);
         let response = self.http.send(&req, meter)?;
         if response.status == StatusCode::UNAUTHORIZED {
-            return Err(Error::LoginRequired {
-                code: response.problem().code,
+            let code = response.problem().code;
+            return Err(if code == "token_revoked" {
+                Error::AccessRevoked { code }
+            } else {
+                Error::LoginRequired { code }
             });
         }
         Ok(response)
@@ -261,18 +318,49 @@ impl Client {
         match response.status {
             StatusCode::OK => {
                 let tokens: TokenResponse = response.json()?;
-                self.store_tokens(&tokens)?;
+                // The centre does not change within a login (a change revokes it).
+                let centre_name = self.user().and_then(|u| u.centre_name);
+                self.store_tokens(&tokens, centre_name)?;
                 Ok(tokens.access_token)
             }
-            StatusCode::UNAUTHORIZED => Err(Error::LoginRequired {
-                code: response.problem().code,
-            }),
+            StatusCode::UNAUTHORIZED => {
+                let code = response.problem().code;
+                Err(match code.as_str() {
+                    "refresh_token_revoked" | "token_revoked" => Error::AccessRevoked { code },
+                    _ => Error::LoginRequired { code },
+                })
+            }
             _ => Err(response.into_error()),
         }
     }
 
-    /// Forgets the tokens and the user; local records and the outbox stay.
+    /// Ends the login on the server (when it can be reached) and forgets the
+    /// tokens and the user here; local records and the outbox stay. Offline,
+    /// the tokens are forgotten all the same: nothing on the phone can use
+    /// them again.
     pub fn logout(&self) -> Result<()> {
+        if let Ok(refresh) = self.token(META_REFRESH) {
+            let body = serde_json::to_vec(&sync_core::wire::LogoutRequest {
+                refresh_token: refresh,
+            })
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+            let request = Request {
+                method: Method::POST,
+                path: "/v1/auth/logout",
+                body: Some(body),
+                token: None,
+                accept: "application/json",
+                retry_throttled: false,
+            };
+            match self.http.send(&request, &mut Meter::default()) {
+                Ok(_) | Err(Error::Unreachable { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.forget_login()
+    }
+
+    fn forget_login(&self) -> Result<()> {
         let mut local = self.lock();
         let tx = local.conn.transaction().step("starting to log out")?;
         for key in [META_ACCESS, META_REFRESH, META_USER] {
@@ -286,7 +374,8 @@ impl Client {
 
 fn user_to_json(user: &UserInfo) -> String {
     serde_json::json!({
-        "id": user.id, "username": user.username, "role": user.role, "centre_id": user.centre_id,
+        "id": user.id, "username": user.username, "display_name": user.display_name,
+        "role": user.role, "centre_id": user.centre_id, "centre_name": user.centre_name,
     })
     .to_string()
 }
@@ -296,15 +385,25 @@ fn user_from_json(json: &str) -> Result<UserInfo> {
     struct Stored {
         id: Uuid,
         username: String,
+        #[serde(default)]
+        display_name: String,
         role: Role,
         centre_id: Option<String>,
+        #[serde(default)]
+        centre_name: Option<String>,
     }
     let s: Stored =
         serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("stored user: {e}")))?;
     Ok(UserInfo {
+        display_name: if s.display_name.is_empty() {
+            s.username.clone()
+        } else {
+            s.display_name
+        },
         id: s.id,
         username: s.username,
         role: s.role,
         centre_id: s.centre_id,
+        centre_name: s.centre_name,
     })
 }

@@ -24,9 +24,18 @@ pub enum Error {
     NotLoggedIn,
     #[error("wrong username or password")]
     InvalidCredentials,
-    /// The refresh token was refused (expired, revoked or reused): the user must log in again.
+    /// The refresh token was refused (expired or reused): the user must log in again.
     #[error("the login has expired or was revoked ({code}); log in again")]
     LoginRequired { code: String },
+    /// The server ended this login: the account was disabled or its password,
+    /// role or centre changed, this device was unbound, or the user logged
+    /// out. Everything this device saved stays in its outbox and is pushed by
+    /// whoever logs in on it next (the re-enabled user, or a manager).
+    #[error("the server ended this login ({code}); log in again — what this device saved is kept")]
+    AccessRevoked { code: String },
+    /// The account is disabled; a manager can enable it again.
+    #[error("this account is disabled; ask your centre's manager")]
+    AccountDisabled,
     /// The server answered with an error the SDK cannot retry.
     #[error("the server refused the request: {status} {code}: {detail}")]
     Server {

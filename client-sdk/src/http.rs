@@ -18,6 +18,11 @@ use sync_core::wire::Problem;
 
 use crate::error::{Error, Result};
 
+/// The protocol version this SDK speaks, sent on every request so the
+/// server knows it may send version 1.1 keys (contract section 7).
+pub const PROTOCOL_HEADER: &str = "asa-protocol";
+pub const PROTOCOL_VERSION: &str = "1.1";
+
 /// How the SDK talks to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -162,7 +167,8 @@ impl Http {
             let mut builder = self
                 .client
                 .request(req.method.clone(), &url)
-                .header(ACCEPT, req.accept);
+                .header(ACCEPT, req.accept)
+                .header(PROTOCOL_HEADER, PROTOCOL_VERSION);
             if self.config.gzip {
                 builder = builder.header(ACCEPT_ENCODING, "gzip");
             }

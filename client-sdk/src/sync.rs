@@ -14,7 +14,7 @@ use sync_core::{
 };
 use uuid::Uuid;
 
-use crate::client::{Client, META_CURSOR, META_HLC};
+use crate::client::{Client, META_CURSOR, META_HLC, META_RESYNC};
 use crate::error::{Error, Result, StepExt};
 use crate::http::Meter;
 use crate::store;
@@ -189,13 +189,27 @@ impl Client {
         report: &mut SyncReport,
         authors: &mut HashSet<Uuid>,
     ) -> Result<bool> {
-        let cursor = store::get_meta(&self.lock().conn, META_CURSOR)?.unwrap_or_default();
+        let (cursor, resyncing) = {
+            let local = self.lock();
+            (
+                store::get_meta(&local.conn, META_CURSOR)?.unwrap_or_default(),
+                store::get_meta(&local.conn, META_RESYNC)?.is_some(),
+            )
+        };
         let limit = self.http.config().pull_limit.clamp(1, 1000);
+        // Pulling again from the beginning, the device asks for its own
+        // changes too: it dropped them with the rest of its pulled data.
+        let own = if resyncing { "&include_own=true" } else { "" };
         let path = format!(
-            "/v1/sync/pull?cursor={}&limit={limit}",
+            "/v1/sync/pull?cursor={}&limit={limit}{own}",
             encode_query(&cursor)
         );
         let response = self.call(Method::GET, &path, None, "application/json", meter)?;
+        if response.status == StatusCode::CONFLICT && response.problem().code == "resync_required" {
+            self.start_resync()?;
+            report.resyncs += 1;
+            return Ok(true);
+        }
         if response.status != StatusCode::OK {
             return Err(response.into_error());
         }
@@ -208,13 +222,14 @@ impl Client {
         let mut touched: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
         for dto in &page.changes {
             authors.extend(dto.author);
+            // Keys of a newer protocol are kept in the record's merge state,
+            // not a reason to set the whole change aside (contract section 7).
             let decoded = match dto.author {
-                Some(author) => {
-                    Change::decode(dto, author, &PULL_RULES).map_err(|e| (e.code(), e.to_string()))
-                }
+                Some(author) => Change::decode_pulled(dto, author, &PULL_RULES)
+                    .map_err(|e| (e.code(), e.to_string())),
                 None => Err(("missing_author", "a pulled change has no author".to_owned())),
             };
-            let change = match decoded {
+            let (change, unknown) = match decoded {
                 Ok(c) => c,
                 Err((code, detail)) => {
                     let body = serde_json::to_string(dto).unwrap_or_default();
@@ -228,6 +243,9 @@ impl Client {
                 Entry::Vacant(e) => e.insert(store::load_state(&tx, key.0, key.1)?),
             };
             state.apply(&change);
+            for write in &unknown {
+                state.apply_unknown(change.hlc, change.author, write);
+            }
             if clock.observe(change.hlc, now) != sync_core::Observed::Advanced {
                 report.skewed_clocks += 1;
             }
@@ -238,9 +256,43 @@ impl Client {
         }
         store::set_meta(&tx, META_CURSOR, &page.cursor)?;
         store::set_meta(&tx, META_HLC, &clock.last().to_string())?;
+        if resyncing && !page.has_more {
+            store::delete_meta(&tx, META_RESYNC)?;
+        }
         tx.commit().step("applying a page")?;
         local.hlc = clock;
         Ok(page.has_more)
+    }
+
+    /// The user's access changed (a new role or centre, or another user on
+    /// this phone): drop everything pulled, keep the outbox (and show its
+    /// edits again) and the list of rejections, and pull from the beginning.
+    /// All in one transaction, so an interruption leaves either the old
+    /// state or the new start.
+    fn start_resync(&self) -> Result<()> {
+        let mut guard = self.lock();
+        let local = &mut *guard;
+        let user = local.user.clone().ok_or(Error::NotLoggedIn)?;
+        let mut clock = local.hlc.clone();
+        let tx = Client::begin(&mut local.conn, &mut clock, "starting a resync")?;
+        store::drop_records(&tx)?;
+        let mut states: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
+        for body in store::outbox_bodies(&tx)? {
+            let dto: ChangeDto = serde_json::from_str(&body)
+                .map_err(|e| Error::Corrupt(format!("an outbox change: {e}")))?;
+            let change = Change::decode(&dto, user.id, &PULL_RULES)?;
+            states
+                .entry((change.collection, change.record_id))
+                .or_default()
+                .apply(&change);
+        }
+        for ((collection, id), state) in &states {
+            store::save_state(&tx, *collection, *id, state)?;
+        }
+        store::delete_meta(&tx, META_CURSOR)?;
+        store::set_meta(&tx, META_RESYNC, "1")?;
+        tx.commit().step("starting a resync")?;
+        Ok(())
     }
 }
 

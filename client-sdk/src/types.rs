@@ -226,8 +226,14 @@ pub struct KnownUser {
 pub struct UserInfo {
     pub id: Uuid,
     pub username: String,
+    /// The name managers see (the username when none was given).
+    pub display_name: String,
+
     pub role: sync_core::Role,
     pub centre_id: Option<String>,
+    /// The name of the user's centre, read from the server at login (`None`
+    /// for an admin, or when the server could not say).
+    pub centre_name: Option<String>,
 }
 
 /// What one [`crate::Client::sync`] did.
@@ -253,6 +259,9 @@ pub struct SyncReport {
     pub budget_exhausted: bool,
     /// Changes still in the outbox after the sync.
     pub pending: u64,
+    /// Times the server asked this device to drop its pulled data and pull
+    /// from the beginning (the user's role or centre changed).
+    pub resyncs: u64,
 }
 
 /// Options for one sync.

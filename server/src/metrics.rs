@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
+    protocols: IntCounterVec,
     latency: HistogramVec,
     changes: IntCounterVec,
     batch_size: Histogram,
@@ -36,6 +37,13 @@ impl Metrics {
                 "HTTP requests by route, method and status",
             ),
             &["route", "method", "status"],
+        )?;
+        let protocols = IntCounterVec::new(
+            Opts::new(
+                "http_requests_by_protocol_total",
+                "HTTP requests by the protocol version the client said it speaks (Asa-Protocol), to see how many old apps remain",
+            ),
+            &["protocol"],
         )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
@@ -59,12 +67,14 @@ impl Metrics {
                 .buckets(vec![1.0, 10.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
         )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(protocols.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(changes.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         Ok(Metrics {
             registry,
             requests,
+            protocols,
             latency,
             changes,
             batch_size,
@@ -108,6 +118,17 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
+/// The protocol version a client sent in `Asa-Protocol`: none is a version 1
+/// client; anything unknown is counted under one label.
+fn protocol_label(header: Option<&actix_web::http::header::HeaderValue>) -> &'static str {
+    match header.map(|v| v.as_bytes()) {
+        None => "1",
+        Some(b"1") => "1",
+        Some(b"1.1") => "1.1",
+        Some(_) => "other",
+    }
+}
+
 /// Counts, times and logs every request.
 pub async fn observe(
     req: ServiceRequest,
@@ -119,6 +140,7 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method());
+    let protocol = protocol_label(req.headers().get("asa-protocol"));
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;
     let status = response.status();
@@ -129,6 +151,7 @@ pub async fn observe(
             .requests
             .with_label_values(&[route.as_str(), method, status.as_str()])
             .inc();
+        state.metrics.protocols.with_label_values(&[protocol]).inc();
         state
             .metrics
             .latency

@@ -68,7 +68,10 @@ impl Principal {
         centre.is_some() && self.centre_id.as_deref() == centre
     }
 
-    /// Whether this user may read a record with this centre and author.
+    /// Whether this user may read a record with this centre and author. A
+    /// volunteer's scope is their current centre: the sessions they authored
+    /// there and its beneficiaries (after a move to another centre, their
+    /// sessions stay with the centre they were logged for).
     pub fn may_read(
         &self,
         collection: Collection,
@@ -79,7 +82,9 @@ impl Principal {
             Role::Admin => true,
             Role::Manager => self.in_centre(centre),
             Role::Volunteer => match collection {
-                Collection::Sessions => volunteer == Some(self.user_id.to_string().as_str()),
+                Collection::Sessions => {
+                    self.in_centre(centre) && volunteer == Some(self.user_id.to_string().as_str())
+                }
                 Collection::Beneficiaries => self.in_centre(centre),
             },
         }
@@ -104,9 +109,10 @@ impl Principal {
                 let volunteer = state
                     .value(&Key::field(Field::VolunteerId))
                     .and_then(Value::as_str);
+                let own = volunteer == Some(self.user_id.to_string().as_str());
                 match (self.role, collection) {
                     (Role::Volunteer, Collection::Sessions) => {
-                        volunteer == Some(self.user_id.to_string().as_str())
+                        own && self.in_centre(state.centre_id())
                     }
                     _ => self.in_centre(state.centre_id()),
                 }

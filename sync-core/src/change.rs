@@ -42,10 +42,42 @@ impl Write {
     }
 }
 
+/// A write of a key this version of the schema does not know, from a change
+/// a newer server relayed: kept in the record's merge state, shown nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownWrite {
+    pub key: String,
+    /// The value as JSON text.
+    pub json: String,
+    pub base: Vec<Hlc>,
+}
+
 impl Change {
     /// Decodes and validates everything a change says about itself. `author` is
     /// the user it is attributed to (the server takes it from the token).
     pub fn decode(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Change, ChangeError> {
+        Change::decode_with(dto, author, rules, None)
+    }
+
+    /// Decodes a pulled change as [`Change::decode`] does, except that a key
+    /// the collection does not know (one a newer protocol added) is returned
+    /// aside instead of failing the whole change (contract section 7).
+    pub fn decode_pulled(
+        dto: &ChangeDto,
+        author: Uuid,
+        rules: &Rules,
+    ) -> Result<(Change, Vec<UnknownWrite>), ChangeError> {
+        let mut unknown = Vec::new();
+        let change = Change::decode_with(dto, author, rules, Some(&mut unknown))?;
+        Ok((change, unknown))
+    }
+
+    fn decode_with(
+        dto: &ChangeDto,
+        author: Uuid,
+        rules: &Rules,
+        mut unknown: Option<&mut Vec<UnknownWrite>>,
+    ) -> Result<Change, ChangeError> {
         let (id, record_id) = dto.ids()?;
         let collection = Collection::parse(&dto.collection)
             .ok_or_else(|| ChangeError::UnknownCollection(dto.collection.clone()))?;
@@ -67,11 +99,27 @@ impl Change {
         }
         let mut writes = Vec::with_capacity(dto.fields.len());
         for (name, write) in &dto.fields {
-            let (key, spec) =
-                Key::parse(collection, name).ok_or_else(|| ChangeError::UnknownField {
-                    collection: collection.name().to_owned(),
-                    key: name.clone(),
-                })?;
+            let Some((key, spec)) = Key::parse(collection, name) else {
+                match unknown.as_deref_mut() {
+                    Some(aside) => {
+                        let mut base = decode_base(name, &write.base)?;
+                        base.sort_unstable();
+                        base.dedup();
+                        aside.push(UnknownWrite {
+                            key: name.clone(),
+                            json: write.value.to_string(),
+                            base,
+                        });
+                        continue;
+                    }
+                    None => {
+                        return Err(ChangeError::UnknownField {
+                            collection: collection.name().to_owned(),
+                            key: name.clone(),
+                        })
+                    }
+                }
+            };
             let value = check_value(spec, name, &write.value, rules)?;
             let base = decode_base(name, &write.base)?;
             writes.push(Write::new(key, value, base));

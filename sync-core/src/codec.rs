@@ -7,6 +7,11 @@
 //! varint count of heads (24-byte HLC, 16-byte author, value), and a varint
 //! count of superseded marks (24-byte HLCs). A value is a tag: 0 null, 1 false,
 //! 2 true, 3 integer (zigzag varint), 4 text (varint length, UTF-8 bytes).
+//!
+//! Version 2 (only when the state holds keys this version of the schema does
+//! not know, kept for forward compatibility): `0x02`, the version 1 body,
+//! then a varint count of unknown registers, each a varint length and the
+//! UTF-8 key name, then heads and marks as above (values are JSON texts).
 
 use std::sync::Arc;
 
@@ -18,6 +23,7 @@ use crate::schema::{Field, Key};
 use crate::value::Value;
 
 const VERSION: u8 = 1;
+const VERSION_WITH_UNKNOWN: u8 = 2;
 
 /// Why stored bytes are not a record state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +48,12 @@ pub enum DecodeError {
 /// Encodes a record's merge state.
 pub fn encode(state: &RecordState) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    out.push(VERSION);
+    let unknown: Vec<_> = state.unknown_registers().collect();
+    out.push(if unknown.is_empty() {
+        VERSION
+    } else {
+        VERSION_WITH_UNKNOWN
+    });
     let registers: Vec<_> = state.registers().collect();
     put_varint(&mut out, registers.len() as u64);
     for (key, register) in registers {
@@ -54,25 +65,37 @@ pub fn encode(state: &RecordState) -> Vec<u8> {
             }
             None => out.push(0),
         }
-        put_varint(&mut out, register.heads().len() as u64);
-        for head in register.heads() {
-            out.extend_from_slice(&head.hlc.to_bytes());
-            out.extend_from_slice(head.author.as_bytes());
-            put_value(&mut out, &head.value);
-        }
-        put_varint(&mut out, register.superseded().len() as u64);
-        for mark in register.superseded() {
-            out.extend_from_slice(&mark.to_bytes());
+        put_register(&mut out, register);
+    }
+    if !unknown.is_empty() {
+        put_varint(&mut out, unknown.len() as u64);
+        for (name, register) in unknown {
+            put_varint(&mut out, name.len() as u64);
+            out.extend_from_slice(name.as_bytes());
+            put_register(&mut out, register);
         }
     }
     out
+}
+
+fn put_register(out: &mut Vec<u8>, register: &Register) {
+    put_varint(out, register.heads().len() as u64);
+    for head in register.heads() {
+        out.extend_from_slice(&head.hlc.to_bytes());
+        out.extend_from_slice(head.author.as_bytes());
+        put_value(out, &head.value);
+    }
+    put_varint(out, register.superseded().len() as u64);
+    for mark in register.superseded() {
+        out.extend_from_slice(&mark.to_bytes());
+    }
 }
 
 /// Decodes what [`encode`] wrote.
 pub fn decode(bytes: &[u8]) -> Result<RecordState, DecodeError> {
     let mut r = Reader(bytes);
     let version = r.byte()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_WITH_UNKNOWN {
         return Err(DecodeError::Version(version));
     }
     let count = r.count()?;
@@ -85,25 +108,21 @@ pub fn decode(bytes: &[u8]) -> Result<RecordState, DecodeError> {
             1 => Key::member(field, Uuid::from_bytes(r.array()?)),
             tag => return Err(DecodeError::Tag(tag)),
         };
-        let heads_len = r.count()?;
-        let mut heads = Vec::with_capacity(heads_len.min(64));
-        for _ in 0..heads_len {
-            let hlc = r.hlc()?;
-            let author = Uuid::from_bytes(r.array()?);
-            let value = r.value()?;
-            heads.push(Head { hlc, value, author });
+        registers.push((key, r.register()?));
+    }
+    let mut unknown = Vec::new();
+    if version == VERSION_WITH_UNKNOWN {
+        for _ in 0..r.count()? {
+            let len = r.count()?;
+            let name = std::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::Text)?;
+            let name = name.to_owned();
+            unknown.push((name, r.register()?));
         }
-        let marks_len = r.count()?;
-        let mut marks = Vec::with_capacity(marks_len.min(4096));
-        for _ in 0..marks_len {
-            marks.push(r.hlc()?);
-        }
-        registers.push((key, Register::from_parts(heads, marks)));
     }
     if !r.0.is_empty() {
         return Err(DecodeError::Trailing(r.0.len()));
     }
-    Ok(RecordState::from_registers(registers))
+    Ok(RecordState::from_parts(registers, unknown))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -173,6 +192,23 @@ impl Reader<'_> {
             .ok()
             .filter(|&n| n <= self.0.len())
             .ok_or(DecodeError::Truncated)
+    }
+
+    fn register(&mut self) -> Result<Register, DecodeError> {
+        let heads_len = self.count()?;
+        let mut heads = Vec::with_capacity(heads_len.min(64));
+        for _ in 0..heads_len {
+            let hlc = self.hlc()?;
+            let author = Uuid::from_bytes(self.array()?);
+            let value = self.value()?;
+            heads.push(Head { hlc, value, author });
+        }
+        let marks_len = self.count()?;
+        let mut marks = Vec::with_capacity(marks_len.min(4096));
+        for _ in 0..marks_len {
+            marks.push(self.hlc()?);
+        }
+        Ok(Register::from_parts(heads, marks))
     }
 
     fn hlc(&mut self) -> Result<Hlc, DecodeError> {

@@ -42,7 +42,7 @@ mod value;
 pub mod wire;
 
 pub use access::{Principal, Role};
-pub use change::{Change, Write};
+pub use change::{Change, UnknownWrite, Write};
 pub use codes::ProblemCode;
 pub use hlc::{Clock, Hlc, HlcClock, ManualClock, Node, Observed, SystemClock};
 pub use merge::{Head, RecordState, Register, Replica};

@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 use uuid::Uuid;
 
-use crate::change::{Change, Write};
+use crate::change::{Change, UnknownWrite, Write};
 use crate::hlc::Hlc;
 use crate::schema::{Collection, Key};
 use crate::value::Value;
@@ -138,6 +138,10 @@ impl Register {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordState {
     registers: BTreeMap<Key, Register>,
+    /// Keys of a newer protocol this version does not know (their values are
+    /// JSON texts): merged like any key and kept, shown nowhere, so nothing
+    /// is lost when an older device relays or stores them.
+    unknown: BTreeMap<String, Register>,
     /// The greatest HLC of any write merged: the record's version.
     version: Option<Hlc>,
 }
@@ -149,7 +153,12 @@ impl RecordState {
 
     /// True when no write has been merged into the record.
     pub fn is_empty(&self) -> bool {
-        self.registers.is_empty()
+        self.registers.is_empty() && self.unknown.is_empty()
+    }
+
+    /// The registers of keys this version does not know, by key name.
+    pub fn unknown_registers(&self) -> impl Iterator<Item = (&str, &Register)> {
+        self.unknown.iter().map(|(k, r)| (k.as_str(), r))
     }
 
     pub fn version(&self) -> Option<Hlc> {
@@ -171,9 +180,19 @@ impl RecordState {
 
     /// Rebuilds a state from stored registers.
     pub fn from_registers(registers: impl IntoIterator<Item = (Key, Register)>) -> RecordState {
+        RecordState::from_parts(registers, std::iter::empty())
+    }
+
+    /// Rebuilds a state from stored registers, known and unknown.
+    pub fn from_parts(
+        registers: impl IntoIterator<Item = (Key, Register)>,
+        unknown: impl IntoIterator<Item = (String, Register)>,
+    ) -> RecordState {
         let registers: BTreeMap<Key, Register> = registers.into_iter().collect();
+        let unknown: BTreeMap<String, Register> = unknown.into_iter().collect();
         let version = registers
             .values()
+            .chain(unknown.values())
             .flat_map(|r| {
                 r.heads
                     .iter()
@@ -181,7 +200,11 @@ impl RecordState {
                     .chain(r.superseded.iter().copied())
             })
             .max();
-        RecordState { registers, version }
+        RecordState {
+            registers,
+            unknown,
+            version,
+        }
     }
 
     /// Merges every write of a change; returns whether anything changed
@@ -210,10 +233,26 @@ impl RecordState {
         )
     }
 
+    /// Merges a write of a key this version does not know (see
+    /// [`Change::decode_pulled`]).
+    pub fn apply_unknown(&mut self, hlc: Hlc, author: Uuid, write: &UnknownWrite) -> bool {
+        self.version = self.version.max(Some(hlc));
+        if let Some(newest) = write.base.last() {
+            self.version = self.version.max(Some(*newest));
+        }
+        self.unknown
+            .entry(write.key.clone())
+            .or_default()
+            .merge_write(hlc, &Value::text(&write.json), author, &write.base)
+    }
+
     /// Merges another replica's state of the same record.
     pub fn join(&mut self, other: &RecordState) {
         for (key, register) in &other.registers {
             self.registers.entry(*key).or_default().join(register);
+        }
+        for (key, register) in &other.unknown {
+            self.unknown.entry(key.clone()).or_default().join(register);
         }
         self.version = self.version.max(other.version);
     }

@@ -218,6 +218,25 @@ pub fn outbox_len(conn: &Connection) -> Result<u64> {
     .step("counting the outbox")
 }
 
+/// The bodies of the changes waiting in the outbox, in `device_seq` order.
+pub fn outbox_bodies(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT \"body\" FROM \"outbox\" ORDER BY \"device_seq\"")
+        .step("reading the outbox")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))
+        .step("reading the outbox")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .step("reading the outbox")
+}
+
+/// Forgets every record and unreadable change pulled from the server; the
+/// outbox, the rejections and the settings stay.
+pub fn drop_records(conn: &Connection) -> Result<()> {
+    conn.execute_batch("DELETE FROM \"records\"; DELETE FROM \"unreadable\";")
+        .step("dropping pulled records")
+}
+
 /// Moves a change the server rejected from the outbox to `rejected`.
 pub fn reject(conn: &Connection, seq: u64, code: &str, detail: &str) -> Result<bool> {
     let moved = conn

@@ -8,6 +8,7 @@ mod conflicts;
 mod convergence;
 mod edits;
 mod interruption;
+mod lifecycle;
 mod proxy;
 mod rejected;
 mod support;

@@ -3,6 +3,7 @@
 
 mod codec;
 mod fixtures;
+mod forward;
 mod hlc;
 mod merge_laws;
 mod schemas;
