@@ -81,13 +81,22 @@ fn unreadable_body(e: &actix_web::error::PayloadError) -> String {
 /// Parses JSON, telling malformed JSON apart from JSON of the wrong shape,
 /// and a non-canonical id apart from other shape errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    let parsed = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => shape_error(&e.to_string()),
         _ => ApiError::bad_request(
             ProblemCode::InvalidJson,
             format!("the body is not valid JSON: {e}"),
         ),
-    })
+    })?;
+    // serde also reads a struct from an array of its fields; every body of
+    // this API is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            ProblemCode::InvalidRequest,
+            "the body must be a JSON object",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// A body or query of the wrong shape: `invalid_id` when the reason is an

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod operator;
 pub mod records;
 mod routes;
@@ -17,5 +18,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 
+pub use routes::ROUTES;
 pub use settings::Settings;
 pub use startup::Application;

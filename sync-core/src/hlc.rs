@@ -183,6 +183,24 @@ pub fn parse_canonical_uuid(s: &str) -> Option<Uuid> {
     Uuid::try_parse(s).ok()
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Hlc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(
+                "^[0-9]{13}-[0-9a-f]{4}-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|server)$",
+            ))
+            .description(Some(
+                "A hybrid logical clock: 13-digit wall milliseconds, 4 lowercase hex counter digits, node (device uuid or `server`). Byte order is clock order.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Hlc {}
+
 impl serde::Serialize for Hlc {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -18,16 +18,25 @@ use crate::hlc::Hlc;
 
 /// One edit of one record, as pushed by a device and returned by pull.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeDto {
     /// The change's id. Kept as sent: a non-canonical id rejects this one
     /// change (`invalid_id`, its result echoing the id), not the whole push.
     pub id: String,
+    /// 1, 2, 3, ... per device, with no gaps.
+    #[serde(deserialize_with = "whole_number")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9223372036854775807_u64)
+    )]
     pub device_seq: u64,
     pub collection: String,
     /// Kept as sent, like `id`.
     pub record_id: String,
+    /// `WWWWWWWWWWWWW-CCCC-<device id>`; its node must be the pushing device.
     pub hlc: String,
+    /// Each key written, with its new value and base.
     #[serde(deserialize_with = "unique_keys")]
     pub fields: BTreeMap<String, WriteDto>,
     /// The user who pushed the change; set by the server in pull responses and
@@ -38,23 +47,34 @@ pub struct ChangeDto {
 
 /// One key's new value and the heads its writer saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WriteDto {
+    /// null, a boolean, an integer or a string.
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: serde_json::Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     #[serde(deserialize_with = "device_id")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    )]
     pub device_id: Uuid,
     pub device_time: chrono::DateTime<chrono::Utc>,
+    /// At most 1000 (413 above).
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub changes: Vec<ChangeDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub acked_seq: u64,
     pub server_hlc: Hlc,
@@ -62,6 +82,7 @@ pub struct PushResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PushStatus {
     Applied,
@@ -70,6 +91,7 @@ pub enum PushStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResult {
     /// The change's id exactly as it was sent.
     pub id: String,
@@ -83,6 +105,7 @@ pub struct PushResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub changes: Vec<ChangeDto>,
     pub cursor: String,
@@ -91,21 +114,28 @@ pub struct PullResponse {
 
 /// A record's merged state as managers and the SDK read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordDto {
     pub id: Uuid,
     pub collection: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub centre_id: Option<String>,
     /// A session's volunteer, by display name (v1.1; absent for beneficiaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_name: Option<String>,
+    /// Every key with heads and its winning value; set members as lists.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: serde_json::Map<String, serde_json::Value>,
     pub deleted: bool,
     pub conflicts: Vec<ConflictDto>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub version: Option<Hlc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictDto {
     pub key: String,
     /// Every head of the key, the winner first.
@@ -113,7 +143,9 @@ pub struct ConflictDto {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeadDto {
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: serde_json::Value,
     pub hlc: Hlc,
     pub author: Uuid,
@@ -121,6 +153,7 @@ pub struct HeadDto {
 
 /// An RFC 9457 problem document; `code` is the stable machine-readable reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -179,6 +212,39 @@ fn optional_device_id<'de, D: Deserializer<'de>>(
     Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(id)| id))
 }
 
+/// A whole number, also when written with a zero fraction (`17.0`): JSON
+/// does not tell the two apart, and neither does JSON Schema's `integer`.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format_args!("{v} is negative")))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^63: device sequences must fit in 63 bits anyway.
+            if v.fract() == 0.0 && (0.0..9.223_372_036_854_776e18).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format_args!("{v} is not a whole number")))
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Whole)
+}
+
 /// Deserializes a JSON object into a map, refusing duplicated keys: two
 /// writes of the same key in one change would be ambiguous, and serde's
 /// default (last one wins) would drop one silently.
@@ -214,14 +280,23 @@ where
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The phone's own id (canonical; not the all-ones uuid).
     #[serde(deserialize_with = "device_id")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    )]
     pub device_id: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
     /// The device the token was issued to: lets a refresh whose answer was
@@ -231,11 +306,16 @@ pub struct RefreshRequest {
         deserialize_with = "optional_device_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    )]
     pub device_id: Option<Uuid>,
 }
 
 /// The user a login or refresh is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserDto {
     pub id: Uuid,
     pub username: String,
@@ -244,11 +324,13 @@ pub struct UserDto {
     #[serde(default)]
     pub display_name: String,
     pub role: crate::Role,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub centre_id: Option<String>,
 }
 
 /// The answer to a login or a refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -259,40 +341,72 @@ pub struct TokenResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     pub refresh_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    /// 3 to 64 ASCII letters, digits, `.`, `_`, `-`; compared without case.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._-]{3,64}$"))]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(volunteer|manager|admin)$"))]
     pub role: String,
+    /// An existing centre's code (volunteers and managers); none for an admin.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub centre_id: Option<String>,
+    /// Defaults to the username.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
     pub display_name: Option<String>,
 }
 
 /// A partial update of a user: absent fields stay as they are. For
 /// `centre_id`, `null` means no centre (an admin).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PatchUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(volunteer|manager|admin)$"))]
     pub role: Option<String>,
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,32}$")
     )]
     pub centre_id: Option<Option<String>>,
 }
@@ -306,33 +420,41 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// A device bound to a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoundDeviceDto {
     pub device_id: Uuid,
     /// RFC 3339 UTC.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub bound_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_seen_at: Option<String>,
 }
 
 /// A user as managers and admins list them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountDto {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
     pub role: crate::Role,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub centre_id: Option<String>,
     pub disabled: bool,
     pub devices: Vec<BoundDeviceDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsersPage {
     pub users: Vec<AccountDto>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_page_token: Option<String>,
 }
 
 /// A community digital centre.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CentreDto {
     pub code: String,
@@ -341,25 +463,103 @@ pub struct CentreDto {
     pub district: String,
 }
 
+/// A new centre.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateCentreRequest {
+    /// 1 to 32 of A-Z, a-z, 0-9, `-`, `_`; it never changes.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
+    pub code: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
+    pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
+    pub province: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
+    pub district: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PatchCentreRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
     pub province: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+            min_length = 1,
+            max_length = 200
+        )
+    )]
     pub district: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CentresPage {
     pub centres: Vec<CentreDto>,
 }
 
 /// A page of merged records from `GET /v1/records/{collection}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordsPage {
     pub records: Vec<RecordDto>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_page_token: Option<String>,
+}
+
+/// `GET /v1/reports/summary`: a centre's totals for supervision and reporting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Summary {
+    pub sessions: u64,
+    pub people_helped: u64,
+    pub unique_beneficiaries: u64,
+    pub active_volunteers: u64,
+    pub by_help_type: BTreeMap<String, u64>,
+    pub by_village: BTreeMap<String, u64>,
+    pub open_conflicts: u64,
 }

@@ -1,6 +1,7 @@
 //! Login, refresh and logout (contract sections 6 and 8).
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use sync_core::wire::Problem;
 use sync_core::wire::{LoginRequest, LogoutRequest, RefreshRequest, TokenResponse, UserDto};
 use sync_core::{ProblemCode, Role};
 use uuid::Uuid;
@@ -22,6 +23,14 @@ pub const REFRESH_GRACE_SECS: i64 = 60;
 /// huge username cannot bloat the attempts table.
 const MAX_COUNTED_USERNAME: usize = 128;
 
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Tokens for this user on this device", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`", content_type = "application/problem+json", body = Problem),
+        (status = 403, description = "`account_disabled`", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "`device_bound`: the device belongs to another user", content_type = "application/problem+json", body = Problem),
+        (status = 429, description = "`too_many_requests`, with Retry-After", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn login(
     req: HttpRequest,
     payload: web::Payload,
@@ -149,6 +158,11 @@ fn ttl(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX / 4)
 }
 
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair of tokens; the old refresh token is spent", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused`, `refresh_token_revoked`, `refresh_token_expired`, `token_revoked`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn refresh(
     req: HttpRequest,
     payload: web::Payload,
@@ -227,6 +241,8 @@ fn refresh_blocking(state: &AppState, body: RefreshRequest) -> Result<TokenRespo
     token_response(state, &user, device_id, family, next)
 }
 
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
+    responses((status = 204, description = "The login is ended (also when the token was unknown)")))]
 pub async fn logout(
     req: HttpRequest,
     payload: web::Payload,

@@ -2,7 +2,8 @@
 //! `POST /v1/admin/centres` and `PATCH /v1/admin/centres/{code}`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use sync_core::wire::{CentreDto, CentresPage, PatchCentreRequest};
+use sync_core::wire::Problem;
+use sync_core::wire::{CentreDto, CentresPage, CreateCentreRequest, PatchCentreRequest};
 use sync_core::{ProblemCode, Role};
 
 use super::blocking;
@@ -32,6 +33,12 @@ fn check_names<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Resu
     Ok(())
 }
 
+#[utoipa::path(get, path = "/v1/centres", tag = "centres",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every centre (admin) or the caller's own", body = CentresPage),
+        (status = 403, description = "`forbidden`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let only = match caller.principal.role {
         Role::Admin => None,
@@ -50,6 +57,13 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     }))
 }
 
+#[utoipa::path(post, path = "/v1/admin/centres", tag = "centres", request_body = CreateCentreRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new centre", body = CentreDto),
+        (status = 403, description = "`forbidden`: not an admin", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "`centre_taken`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn create(
     caller: Caller,
     req: HttpRequest,
@@ -57,7 +71,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_role(&[Role::Admin])?;
-    let body: CentreDto = read_json(&req, payload, CENTRE_BODY_LIMIT).await?;
+    let body: CreateCentreRequest = read_json(&req, payload, CENTRE_BODY_LIMIT).await?;
     accounts::check_centre_code(&body.code)
         .map_err(|e: AccountError| ApiError::bad_request(e.code(), e.to_string()))?;
     check_names([
@@ -84,6 +98,14 @@ pub async fn create(
     Ok(HttpResponse::Created().json(dto(centre)))
 }
 
+#[utoipa::path(patch, path = "/v1/admin/centres/{code}", tag = "centres", request_body = PatchCentreRequest,
+    params(("code" = String, Path, description = "The centre's code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The centre as changed", body = CentreDto),
+        (status = 403, description = "`forbidden`: not an admin", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn patch(
     caller: Caller,
     req: HttpRequest,

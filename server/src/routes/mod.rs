@@ -1,6 +1,6 @@
 //! Every route of the API, listed in one place.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use sync_core::ProblemCode;
 use uuid::Uuid;
 
@@ -8,65 +8,71 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-mod auth;
-mod centres;
-mod ops;
-mod records;
-mod reports;
-mod sync;
-mod users;
+pub(crate) mod auth;
+pub(crate) mod centres;
+pub(crate) mod ops;
+pub(crate) mod records;
+pub(crate) mod reports;
+pub(crate) mod sync;
+pub(crate) mod users;
+
+/// Lists every route once: registers them, and lists them as
+/// `(method, path)` in [`ROUTES`] for the OpenAPI document's drift test.
+macro_rules! api {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every route of the API (but `/metrics`, which moves to its own
+        /// listener with `metrics_bind`), as `(method, path)`.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(cfg.service(route($path, stringify!($method), web::$method().to($handler)));)*
+        }
+    };
+}
+
+api! {
+    get "/healthz" => ops::healthz;
+    get "/readyz" => ops::readyz;
+    get "/openapi.json" => crate::openapi::serve;
+    post "/v1/auth/login" => auth::login;
+    post "/v1/auth/refresh" => auth::refresh;
+    post "/v1/auth/logout" => auth::logout;
+    get "/v1/users" => users::list;
+    post "/v1/admin/users" => users::create;
+    patch "/v1/admin/users/{id}" => users::patch;
+    delete "/v1/admin/users/{id}/devices/{device_id}" => users::unbind;
+    get "/v1/centres" => centres::list;
+    post "/v1/admin/centres" => centres::create;
+    patch "/v1/admin/centres/{code}" => centres::patch;
+    post "/v1/sync/push" => sync::push;
+    get "/v1/sync/pull" => sync::pull;
+    get "/v1/records/{collection}" => records::list;
+    get "/v1/records/{collection}/{id}" => records::get;
+    get "/v1/reports/summary" => reports::summary;
+}
 
 /// Registers every route; any other path is a problem+json 404, and a known
-/// path with another method a 405.
+/// path with another method a 405 that names the allowed one.
 pub fn configure(cfg: &mut web::ServiceConfig, metrics_here: bool) {
-    cfg.service(route("/healthz", web::get().to(ops::healthz)))
-        .service(route("/readyz", web::get().to(ops::readyz)));
+    register(cfg);
     if metrics_here {
-        cfg.service(route("/metrics", web::get().to(ops::metrics)));
+        cfg.service(route("/metrics", "get", web::get().to(ops::metrics)));
     }
-    cfg.service(route("/v1/auth/login", web::post().to(auth::login)))
-        .service(route("/v1/auth/refresh", web::post().to(auth::refresh)))
-        .service(route("/v1/auth/logout", web::post().to(auth::logout)))
-        .service(route("/v1/users", web::get().to(users::list)))
-        .service(route("/v1/admin/users", web::post().to(users::create)))
-        .service(route("/v1/admin/users/{id}", web::patch().to(users::patch)))
-        .service(route(
-            "/v1/admin/users/{id}/devices/{device_id}",
-            web::delete().to(users::unbind),
-        ))
-        .service(route("/v1/centres", web::get().to(centres::list)))
-        .service(route("/v1/admin/centres", web::post().to(centres::create)))
-        .service(route(
-            "/v1/admin/centres/{code}",
-            web::patch().to(centres::patch),
-        ))
-        .service(route("/v1/sync/push", web::post().to(sync::push)))
-        .service(route("/v1/sync/pull", web::get().to(sync::pull)))
-        .service(route(
-            "/v1/records/{collection}",
-            web::get().to(records::list),
-        ))
-        .service(route(
-            "/v1/records/{collection}/{id}",
-            web::get().to(records::get),
-        ))
-        .service(route(
-            "/v1/reports/summary",
-            web::get().to(reports::summary),
-        ))
-        .default_service(web::to(not_found));
+    cfg.default_service(web::to(not_found));
 }
 
 /// Only `/metrics`, for the separate listener of `metrics_bind`.
 pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
-    cfg.service(route("/metrics", web::get().to(ops::metrics)))
+    cfg.service(route("/metrics", "get", web::get().to(ops::metrics)))
         .default_service(web::to(not_found));
 }
 
-fn route(path: &str, handler: actix_web::Route) -> actix_web::Resource {
+fn route(path: &str, method: &'static str, handler: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
         .route(handler)
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(move |req: HttpRequest| {
+            method_not_allowed(req, method)
+        }))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -76,12 +82,23 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     )))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
+async fn method_not_allowed(
+    req: HttpRequest,
+    allowed: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = allowed.to_ascii_uppercase();
+    let mut response = ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}; use {allowed}",
         req.method(),
         req.path()
-    )))
+    ))
+    .error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(response)
 }
 
 /// An id in a path: only the canonical form names anything, so any other

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sync_core::hlc::parse_canonical_uuid;
 use sync_core::validate::is_date;
 use sync_core::wire::RecordsPage;
+use sync_core::wire::{Problem, RecordDto};
 use sync_core::{Collection, ProblemCode, Role};
 
 use super::{blocking, canonical_path_id, known_centre, page_limit, read_scope};
@@ -18,18 +19,34 @@ use crate::state::AppState;
 use crate::store::{ReadScope, RecordQuery};
 use crate::sync::cursor;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Only this centre (yours, unless you are an admin).
     centre_id: Option<String>,
+    /// Only this volunteer's sessions.
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     volunteer_id: Option<String>,
     village_code: Option<String>,
+    /// Sessions started on or after this local date.
+    #[param(format = Date)]
     from: Option<String>,
+    /// Sessions started on or before this local date (not before `from`).
+    #[param(format = Date)]
     to: Option<String>,
+    #[param(pattern = "^only$")]
     conflicts: Option<String>,
+    /// JSON and CSV include deleted records unless `exclude`; XLSX leaves them out unless `include`.
+    #[param(pattern = "^(include|exclude)$")]
     deleted: Option<String>,
+    /// Records per JSON page (exports hold every match).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_page_token` of the previous page.
+    #[param(pattern = "^(A[Q-X][A-Za-z0-9_-]{10})?$")]
     page_token: Option<String>,
+    #[param(pattern = "^(json|csv|xlsx)$")]
     format: Option<String>,
 }
 
@@ -126,6 +143,19 @@ pub(crate) fn check_dates(from: &Option<String>, to: &Option<String>) -> Result<
     Ok(())
 }
 
+#[utoipa::path(get, path = "/v1/records/{collection}", tag = "records",
+    params(("collection" = String, Path, description = "`sessions` or `beneficiaries`"), ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of merged records (JSON), or every matching record as CSV or XLSX",
+            content(
+                (RecordsPage = "application/json"),
+                (String = "text/csv"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found` (collection), `unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn list(
     caller: Caller,
     req: HttpRequest,
@@ -233,6 +263,14 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/records/{collection}/{id}", tag = "records",
+    params(("collection" = String, Path, description = "`sessions` or `beneficiaries`"), ("id" = String, Path, description = "The record's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The merged record", body = RecordDto),
+        (status = 403, description = "`forbidden`", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn get(
     caller: Caller,
     path: web::Path<(String, String)>,

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use sync_core::wire::{Problem, Summary};
 use sync_core::Role;
 
 use super::blocking;
@@ -11,16 +12,26 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{ReadScope, SummaryQuery};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     centre_id: Option<String>,
+    #[param(format = Date)]
     from: Option<String>,
+    #[param(format = Date)]
     to: Option<String>,
 }
 
 /// Managers get their centre's figures, admins any centre's (or all), and a
 /// volunteer the figures of their own sessions.
+#[utoipa::path(get, path = "/v1/reports/summary", tag = "reports", params(SummaryParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The totals of the caller's scope, or of one centre", body = Summary),
+        (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn summary(
     caller: Caller,
     params: web::Query<SummaryParams>,

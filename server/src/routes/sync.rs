@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use sync_core::wire::{Problem, PullResponse};
 use sync_core::{ProblemCode, PushRequest, PushResponse, Rules};
 
 use super::{blocking, read_scope};
@@ -14,6 +15,12 @@ use crate::store::PullQuery;
 use crate::sync::cursor;
 use crate::sync::push::{self, PushContext, PushError, PushOutcome};
 
+#[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every change's result; all of them durable", body = PushResponse),
+        (status = 403, description = "`device_mismatch`, `device_not_bound`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn push(
     caller: Caller,
     req: HttpRequest,
@@ -93,15 +100,26 @@ pub async fn push(
     Ok(HttpResponse::Ok().json(response))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PullParams {
+    /// The `cursor` of the previous page; none starts from the beginning.
+    #[param(pattern = "^(A[Q-X][A-Za-z0-9_-]{10})?$")]
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// Also return the changes this device pushed.
     #[serde(default)]
     include_own: bool,
 }
 
+#[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", params(PullParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of changes the caller may read", body = PullResponse),
+        (status = 409, description = "`resync_required`: drop pulled data and pull from the beginning", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn pull(
     caller: Caller,
     params: web::Query<PullParams>,

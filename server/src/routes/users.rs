@@ -8,6 +8,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use sync_core::wire::Problem;
 use sync_core::wire::{AccountDto, BoundDeviceDto, CreateUserRequest, PatchUserRequest, UsersPage};
 use sync_core::{ProblemCode, Role};
 
@@ -71,6 +72,13 @@ fn not_managed(caller: &Caller, user: &User) -> ApiError {
     ApiError::forbidden("you may only manage the volunteers of your own centre")
 }
 
+#[utoipa::path(post, path = "/v1/admin/users", tag = "accounts", request_body = CreateUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new user", body = AccountDto),
+        (status = 403, description = "`forbidden`: not an admin, or a manager creating anything but a volunteer of their centre", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "`username_taken`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn create(
     caller: Caller,
     req: HttpRequest,
@@ -113,15 +121,28 @@ pub async fn create(
     Ok(HttpResponse::Created().json(account_dto(&user, &[])))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Only this centre (a manager's own, unless an admin).
     centre_id: Option<String>,
+    #[param(pattern = "^(volunteer|manager|admin)$")]
     role: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_page_token` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2})*$")]
     page_token: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/users", tag = "accounts", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Users ordered by username", body = UsersPage),
+        (status = 403, description = "`forbidden`: a volunteer, or another centre", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn list(
     caller: Caller,
     params: web::Query<ListParams>,
@@ -203,6 +224,14 @@ async fn managed_user(
     Ok(user)
 }
 
+#[utoipa::path(patch, path = "/v1/admin/users/{id}", tag = "accounts", request_body = PatchUserRequest,
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user as changed", body = AccountDto),
+        (status = 403, description = "`forbidden`: not someone the caller manages, or a field a manager may not change", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn patch(
     caller: Caller,
     req: HttpRequest,
@@ -266,6 +295,14 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(account_dto(&updated, &devices)))
 }
 
+#[utoipa::path(delete, path = "/v1/admin/users/{id}/devices/{device_id}", tag = "accounts",
+    params(("id" = String, Path, description = "The user's id"), ("device_id" = String, Path, description = "The device's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Unbound; the device's logins are revoked and its sequence kept"),
+        (status = 403, description = "`forbidden`", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`: no such user, or the device is not bound to them", content_type = "application/problem+json", body = Problem),
+    ))]
 pub async fn unbind(
     caller: Caller,
     path: web::Path<(String, String)>,

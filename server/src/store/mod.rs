@@ -3,9 +3,8 @@
 //! lives in [`crate::sync`] and drives a store's write transaction through
 //! [`PushTx`], so every backend merges with the same code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde::Serialize;
 use sync_core::{Collection, RecordState, Role};
 use uuid::Uuid;
 
@@ -335,16 +334,8 @@ pub struct SummaryQuery {
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    pub sessions: u64,
-    pub people_helped: u64,
-    pub unique_beneficiaries: u64,
-    pub active_volunteers: u64,
-    pub by_help_type: BTreeMap<String, u64>,
-    pub by_village: BTreeMap<String, u64>,
-    pub open_conflicts: u64,
-}
+/// The summary report is a wire type; the store fills it in.
+pub use sync_core::wire::Summary;
 
 /// Everything the server stores.
 pub trait Store: Send + Sync + 'static {

@@ -26,22 +26,59 @@ pub fn decode(text: &str) -> Option<i64> {
     Some(i64::from_be_bytes(be)).filter(|s| *s >= 0)
 }
 
-const TEXT_VERSION: u8 = 2;
+/// What a cursor looks like: 12 base64url characters whose first byte is
+/// the version (1) and whose position is not negative. Every string of this
+/// form is a valid cursor, so the OpenAPI document can state it exactly.
+pub const PATTERN: &str = "^A[Q-X][A-Za-z0-9_-]{10}$";
 
-/// A page token that resumes a listing after a text key (a username).
+/// A page token that resumes a listing after a text key (a username): the
+/// key's bytes in lowercase hex. Any even-length hex string is a position.
 pub fn encode_text(after: &str) -> String {
-    let mut bytes = Vec::with_capacity(after.len() + 1);
-    bytes.push(TEXT_VERSION);
-    bytes.extend_from_slice(after.as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    after.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `None` when the text is not a page token of [`encode_text`].
+/// `None` when the token is not even-length lowercase hex.
 pub fn decode_text(token: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let (&version, text) = bytes.split_first()?;
-    if version != TEXT_VERSION {
+    if token.len() % 2 != 0
+        || !token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return None;
     }
-    String::from_utf8(text.to_vec()).ok()
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok())
+        .collect();
+    Some(String::from_utf8_lossy(&bytes?).into_owned())
+}
+
+/// What a text page token looks like.
+pub const TEXT_PATTERN: &str = "^([0-9a-f]{2})+$";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_the_pattern_admits_only_cursors() {
+        for seq in [0, 1, 4242, i64::MAX] {
+            let text = encode(seq);
+            assert_eq!(decode(&text), Some(seq));
+            assert!(text.starts_with('A') && text.len() == 12, "{text}");
+            assert!(
+                ('Q'..='X').contains(&text.chars().nth(1).unwrap()),
+                "{text}"
+            );
+        }
+        // The extremes of the pattern decode too.
+        assert_eq!(decode("AQAAAAAAAAAA"), Some(0));
+        assert_eq!(decode("AX__________"), Some(i64::MAX));
+        assert_eq!(decode("AY__________"), None, "a negative position");
+        assert_eq!(
+            decode_text(&encode_text("somchai")).as_deref(),
+            Some("somchai")
+        );
+        assert_eq!(decode_text("abc"), None);
+    }
 }

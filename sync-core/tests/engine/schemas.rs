@@ -197,3 +197,35 @@ fn the_schemas_refuse_what_the_protocol_forbids() {
     extra["surprise"] = json!(1);
     assert_invalid("change", &extra);
 }
+
+/// Every code the engine and the server can send is listed in
+/// `schemas/problem.schema.json`, and nothing else is.
+#[test]
+fn the_problem_schema_lists_every_code_exactly() {
+    let schema = read_json(schemas_dir().join("problem.schema.json"));
+    let listed = |key: &str| -> Vec<String> {
+        schema["properties"]["code"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} is listed"))
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let request: Vec<String> = sync_core::ProblemCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(listed("x-request-codes"), request);
+    let change: Vec<String> = sync_core::ChangeError::CODES
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(listed("x-change-codes"), change);
+    for code in &request {
+        assert_eq!(
+            sync_core::ProblemCode::parse(code).map(|c| c.as_str()),
+            Some(code.as_str()),
+            "{code} reads back"
+        );
+    }
+}
