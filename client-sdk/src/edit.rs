@@ -199,8 +199,9 @@ fn user_principal(user: &crate::types::UserInfo) -> Principal {
     }
 }
 
-/// The server's access rule, checked before queueing so a forbidden edit is
-/// refused at once instead of being rejected at the next sync.
+/// The server's access rule (sync-core's, the same code), checked before
+/// queueing so a forbidden edit is refused at once instead of being rejected
+/// at the next sync.
 fn check_access(
     principal: &Principal,
     change: &Change,
@@ -211,23 +212,16 @@ fn check_access(
             .writes
             .iter()
             .find(|w| w.key == Key::field(field))
-            .and_then(|w| w.value.as_str().map(str::to_owned))
+            .and_then(|w| w.value.as_str())
     };
-    let centre = text(Field::CentreId);
-    let volunteer = text(Field::VolunteerId);
-    let existing = (!state.is_empty()).then_some(state);
     // `state` already holds nothing of this change: it is applied after.
-    if principal.may_write(
-        change.collection,
-        existing,
-        centre.as_deref(),
-        volunteer.as_deref(),
-    ) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "a {} may not write this {} record",
-            principal.role, change.collection
-        )))
-    }
+    let existing = (!state.is_empty()).then_some(state);
+    principal
+        .check_write(
+            change.collection,
+            existing,
+            text(Field::CentreId),
+            text(Field::VolunteerId),
+        )
+        .map_err(|e| Error::Forbidden(e.to_string()))
 }

@@ -3,11 +3,10 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, Compress};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sync_core::Clock;
@@ -19,6 +18,7 @@ use crate::accounts;
 use crate::auth::hasher::Hasher;
 use crate::auth::tokens::{new_signing_secret, Keys};
 use crate::body;
+use crate::edge;
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
 use crate::routes;
@@ -120,7 +120,12 @@ impl Application {
         });
         let metrics_here = metrics_listener.is_none();
         let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
+        let tuning = edge::Tuning {
+            workers,
+            max_blocking_threads: blocking_threads,
+            shutdown_timeout_secs: shutdown,
+        };
+        let server = edge::serve("asa-api", listener, tuning, move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(query_config.clone())
@@ -128,32 +133,19 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(from_fn(metrics::observe))
                 .configure(|cfg| routes::configure(cfg, metrics_here))
-        })
-        // Without TCP_NODELAY a response written in two segments waits for the
-        // client's delayed ACK (40 ms) on every keep-alive request.
-        .on_connect(|conn, _| {
-            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                let _ = tcp.set_nodelay(true);
-            }
-        })
-        .worker_max_blocking_threads(blocking_threads)
-        .shutdown_timeout(shutdown)
-        .client_request_timeout(Duration::from_secs(60));
-        if workers > 0 {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener)?.run();
+        })?;
         let metrics_server = match metrics_listener {
-            Some(listener) => Some(
-                HttpServer::new(move || {
+            Some(listener) => {
+                let tuning = edge::Tuning {
+                    workers: 1,
+                    ..tuning
+                };
+                Some(edge::serve("asa-metrics", listener, tuning, move || {
                     App::new()
                         .app_data(state.clone())
                         .configure(routes::configure_metrics)
-                })
-                .workers(1)
-                .listen(listener)?
-                .run(),
-            ),
+                })?)
+            }
             None => None,
         };
         Ok(Application {

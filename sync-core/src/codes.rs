@@ -59,6 +59,9 @@ codes! {
     InvalidCentre = "invalid_centre",
     UnknownCentre = "unknown_centre",
     InvalidHttp = "invalid_http",
+    // 408, 431: answered at the HTTP edge, before the application.
+    RequestTimeout = "request_timeout",
+    HeadersTooLarge = "headers_too_large",
     // 401: who is calling is not established.
     Unauthorized = "unauthorized",
     TokenRevoked = "token_revoked",

@@ -244,6 +244,18 @@ pub async fn patch(
     if caller.principal.role == Role::Manager && (body.role.is_some() || body.centre_id.is_some()) {
         return Err(not_managed(&caller, &user));
     }
+    // Nobody locks themselves out: another admin must do it.
+    let changes_own_access = body.disabled == Some(true)
+        || body.role.as_deref().is_some_and(|r| r != user.role.name())
+        || body
+            .centre_id
+            .as_ref()
+            .is_some_and(|c| *c != user.centre_id);
+    if user.id == caller.principal.user_id && changes_own_access {
+        return Err(ApiError::forbidden(
+            "you may not disable yourself or change your own role or centre; ask another admin",
+        ));
+    }
     if let Some(name) = &body.display_name {
         accounts::check_text("display_name", name).map_err(refuse)?;
     }

@@ -575,3 +575,26 @@ async fn an_admins_change_in_a_centre_that_does_not_exist_is_rejected() {
     let answer = app.push_ok(&admin, vec![change]).await;
     assert_eq!(answer["results"][0]["code"], "unknown_centre", "{answer}");
 }
+
+#[tokio::test]
+async fn nobody_can_disable_themselves_or_change_their_own_role() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let path = format!("/v1/admin/users/{}", admin.user_id);
+    for body in [
+        json!({"disabled": true}),
+        json!({"role": "manager", "centre_id": "C0001"}),
+    ] {
+        assert_problem(
+            app.patch_json(&path, &admin.access, &body).await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let renamed = app
+        .patch_json(&path, &admin.access, &json!({"display_name": "ผู้ดูแลระบบ"}))
+        .await;
+    assert_eq!(renamed.status(), 200, "a new name of one's own is fine");
+    assert_eq!(app.pull(&admin, "").await.status(), 200);
+}

@@ -256,3 +256,109 @@ async fn each_invalid_change_is_rejected_with_its_code_and_stores_nothing() {
     assert_eq!(record["fields"]["centre_id"], "C0001");
     assert_eq!(record["fields"]["people_helped"], 3);
 }
+
+/// Sends raw bytes on a new connection and reads until the server closes it.
+async fn raw(app: &TestApp, bytes: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = app.base.rsplit(':').next().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut out = Vec::new();
+    // The server may reset instead of closing after a refused request; what
+    // arrived before counts.
+    let _ = stream.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status line and the problem of a raw answer.
+fn problem_of(answer: &str) -> (String, Value) {
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    let status = head.lines().next().unwrap().to_owned();
+    (status, serde_json::from_str(body).expect("problem json"))
+}
+
+#[tokio::test]
+async fn malformed_http_gets_a_problem_too() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        (
+            "a Content-Length that is not a number",
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            "invalid_http",
+        ),
+        (
+            "a request line that is not HTTP",
+            b"GARBAGE\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            "invalid_http",
+        ),
+        (
+            "two different Content-Lengths",
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            "invalid_http",
+        ),
+        (
+            "a header of 200 KB",
+            [
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec(),
+                vec![b'a'; 200_000],
+                b"\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+            "HTTP/1.1 431 Request Header Fields Too Large",
+            "headers_too_large",
+        ),
+    ];
+    for (what, bytes, status, code) in cases {
+        let answer = raw(&app, bytes).await;
+        let (line, problem) = problem_of(&answer);
+        assert_eq!(line, status, "{what}");
+        assert_eq!(problem["code"], code, "{what}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            !detail.is_empty() && !detail.contains('{'),
+            "{what}: {detail}"
+        );
+    }
+    // A well-formed request on the same server is answered as usual.
+    let answer = raw(
+        &app,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_cut_short_gets_a_plain_language_detail() {
+    let app = TestApp::spawn().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = app.base.rsplit(':').next().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    let answer = String::from_utf8_lossy(&out);
+    let (_, problem) = problem_of(&answer);
+    assert_eq!(problem["code"], "invalid_body");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("Some(") && !detail.contains("Custom"),
+        "{detail}"
+    );
+}
