@@ -39,9 +39,22 @@ fn fixture() -> &'static Fixture {
             "correct horse battery",
             "admin",
             None,
+            None,
         )
         .expect("user created");
-        store.bind_device(DEVICE, user.id).expect("device bound");
+        for code in ["C0001", "C0002"] {
+            store
+                .create_centre(&asa_server::store::Centre {
+                    code: code.into(),
+                    name: code.into(),
+                    province: "เชียงใหม่".into(),
+                    district: "แม่ริม".into(),
+                })
+                .expect("centre created");
+        }
+        store
+            .bind_device(DEVICE, &user, 0, &|_| false)
+            .expect("device bound");
         Fixture {
             _dir: dir,
             store,

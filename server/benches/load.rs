@@ -126,6 +126,15 @@ async fn create_user(
     username: &str,
     role: &str,
 ) {
+    // The centre must exist first; the first user's call creates it.
+    let centre = client
+        .post(format!("{base}/v1/admin/centres"))
+        .bearer_auth(admin)
+        .json(&json!({"code": "C0001", "name": "ศูนย์ดิจิทัลชุมชน", "province": "เชียงใหม่", "district": "แม่ริม"}))
+        .send()
+        .await
+        .expect("create centre");
+    assert!([201, 409].contains(&centre.status().as_u16()));
     let response = client
         .post(format!("{base}/v1/admin/users"))
         .bearer_auth(admin)

@@ -34,8 +34,10 @@ pub async fn read_json<T: DeserializeOwned>(
         .headers()
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity");
-    if !["identity", "gzip"].contains(&encoding.trim()) {
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    if !["identity", "gzip"].contains(&encoding.as_str()) {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Content-Encoding {encoding:?} is not supported; use gzip or none"
         )));

@@ -66,8 +66,13 @@ where
         let app = factory()
             .into_factory()
             .map_err(|e| e.into().error_response());
+        // As actix-web's HttpServer does: after answering early (a 413
+        // before the body is read), wait a second for the client to stop
+        // sending before closing, or the close resets the connection and the
+        // client loses the answer.
         let http = HttpService::build()
             .client_request_timeout(Duration::from_secs(60))
+            .client_disconnect_timeout(Duration::from_secs(1))
             .finish(map_config(app, |_| AppConfig::default()));
         fn_service(|io: TcpStream| async move {
             // Without TCP_NODELAY a response written in two segments waits

@@ -22,8 +22,6 @@ pub enum ApiError {
     NotFound { code: ProblemCode, detail: String },
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("{0}")]
-    NotAcceptable(String),
     #[error("{detail}")]
     Conflict { code: ProblemCode, detail: String },
     #[error("{0}")]
@@ -89,7 +87,6 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. } => *code,
             ApiError::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
-            ApiError::NotAcceptable(_) => ProblemCode::NotAcceptable,
             ApiError::PayloadTooLarge(_) => ProblemCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
             ApiError::TooManyRequests { .. } => ProblemCode::TooManyRequests,
@@ -132,7 +129,6 @@ impl ResponseError for ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -128,6 +128,8 @@ pub enum SettingsError {
         value: String,
         reason: String,
     },
+    #[error("setting {name} (ASA_{env}) is invalid: {reason}", env = .name.to_ascii_uppercase())]
+    Invalid { name: &'static str, reason: String },
 }
 
 impl Settings {
@@ -170,7 +172,40 @@ impl Settings {
                     reason,
                 })?;
         }
+        settings.check()?;
         Ok(settings)
+    }
+
+    /// Refuses combinations that would make every request fail.
+    fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |name, reason: &str| {
+            Err(SettingsError::Invalid {
+                name,
+                reason: reason.to_owned(),
+            })
+        };
+        if !(1..=1000).contains(&self.pull_max_limit) {
+            return invalid("pull_max_limit", "must be between 1 and 1000");
+        }
+        if !(1..=self.pull_max_limit).contains(&self.pull_default_limit) {
+            return invalid("pull_default_limit", "must be between 1 and pull_max_limit");
+        }
+        if !(1..=1000).contains(&self.records_default_limit) {
+            return invalid("records_default_limit", "must be between 1 and 1000");
+        }
+        if !(1..=1000).contains(&self.max_push_changes) {
+            return invalid("max_push_changes", "must be between 1 and 1000");
+        }
+        if self.login_max_failures == 0 || self.login_address_max_failures == 0 {
+            return invalid(
+                "login_max_failures",
+                "login_max_failures and login_address_max_failures must be at least 1",
+            );
+        }
+        if self.login_window_secs == 0 {
+            return invalid("login_window_secs", "must be at least 1");
+        }
+        Ok(())
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -287,5 +322,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("asa.toml"));
+        let err =
+            Settings::load_from(None, env(&[("ASA_PULL_DEFAULT_LIMIT", "5000")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting pull_default_limit (ASA_PULL_DEFAULT_LIMIT) is invalid: must be between 1 and pull_max_limit"
+        );
+        let err = Settings::load_from(None, env(&[("ASA_TRUSTED_PROXIES", "10.0.0.1, nginx")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("\"nginx\" is not an IP address"),
+            "{err}"
+        );
     }
 }

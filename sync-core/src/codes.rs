@@ -75,10 +75,9 @@ codes! {
     AccountDisabled = "account_disabled",
     DeviceMismatch = "device_mismatch",
     DeviceNotBound = "device_not_bound",
-    // 404, 405, 406
+    // 404, 405
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
-    NotAcceptable = "not_acceptable",
     // 409: the state of the server does not allow it.
     DeviceBound = "device_bound",
     UsernameTaken = "username_taken",

@@ -175,6 +175,38 @@ impl Problem {
     }
 }
 
+/// JSON Schemas the derive cannot express, for the OpenAPI document.
+#[cfg(feature = "openapi")]
+mod schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    /// What [`crate::check_name`] accepts: 1..=200 code points, at least one
+    /// that is not a space, none a control or bidirectional override.
+    const NAME: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$";
+
+    fn builder() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .pattern(Some(NAME))
+            .min_length(Some(1))
+            .max_length(Some(200))
+            .description(Some(
+                "1 to 200 characters, not only spaces, without control or bidirectional-override characters",
+            ))
+    }
+
+    pub fn name() -> impl Into<RefOr<Schema>> {
+        builder().schema_type(Type::String)
+    }
+
+    pub fn optional_name() -> impl Into<RefOr<Schema>> {
+        builder().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+    }
+}
+
 /// The start of the message of a deserialization error caused by an id
 /// that is not in canonical form, so the server can answer `invalid_id`
 /// rather than a generic shape error.
@@ -364,14 +396,7 @@ pub struct CreateUserRequest {
     pub centre_id: Option<String>,
     /// Defaults to the username.
     #[serde(default)]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_name))]
     pub display_name: Option<String>,
 }
 
@@ -382,14 +407,7 @@ pub struct CreateUserRequest {
 #[serde(deny_unknown_fields)]
 pub struct PatchUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_name))]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
@@ -471,32 +489,11 @@ pub struct CreateCentreRequest {
     /// 1 to 32 of A-Z, a-z, 0-9, `-`, `_`; it never changes.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,32}$"))]
     pub code: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub name: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub province: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub district: String,
 }
 
@@ -505,34 +502,13 @@ pub struct CreateCentreRequest {
 #[serde(deny_unknown_fields)]
 pub struct PatchCentreRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_name))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_name))]
     pub province: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
-            min_length = 1,
-            max_length = 200
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_name))]
     pub district: Option<String>,
 }
 

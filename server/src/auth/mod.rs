@@ -27,8 +27,9 @@ pub struct Caller {
     pub device_id: Uuid,
     /// The login (refresh token family) the access token was issued from.
     pub family: i64,
-    /// The device must pull from the beginning before it pulls anything else.
-    pub resync: bool,
+    /// Non-zero: the device must pull from the beginning before it pulls
+    /// anything else (the store's resync mark, as read for this request).
+    pub resync: i64,
 }
 
 impl Caller {

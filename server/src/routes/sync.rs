@@ -142,7 +142,7 @@ pub async fn pull(
             )
         })?,
     };
-    if caller.resync && after_seq > 0 {
+    if caller.resync != 0 && after_seq > 0 {
         return Err(ApiError::conflict(
             ProblemCode::ResyncRequired,
             "this account's access changed: keep the outbox, drop the pulled data and pull again from the beginning (no cursor)",
@@ -158,8 +158,8 @@ pub async fn pull(
     let (resync, device) = (caller.resync, caller.device_id);
     let page = blocking(move || {
         let page = store.pull(&query)?;
-        if resync {
-            store.clear_resync(device)?;
+        if resync != 0 {
+            store.clear_resync(device, resync)?;
         }
         Ok(page)
     })

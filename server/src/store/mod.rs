@@ -136,8 +136,10 @@ pub struct LoginState {
     pub user_disabled: bool,
     /// The user the token's device is bound to now (`None`: unbound).
     pub device_owner: Option<Uuid>,
-    /// The device must pull from the beginning before anything else.
-    pub resync: bool,
+    /// Non-zero: the device must pull from the beginning before anything
+    /// else. Each change of scope adds one, so clearing a value read before
+    /// a newer change cannot clear that change.
+    pub resync: i64,
     pub last_seen_at: Option<i64>,
 }
 
@@ -395,8 +397,9 @@ pub trait Store: Send + Sync + 'static {
     /// Unbinds a device from `user_id` and revokes its logins; false when the
     /// device is not bound to that user. The device's sequence is kept.
     fn unbind_device(&self, user_id: Uuid, device_id: Uuid) -> Result<bool, StoreError>;
-    /// The device pulled from the beginning: it no longer needs to resync.
-    fn clear_resync(&self, device_id: Uuid) -> Result<(), StoreError>;
+    /// The device pulled from the beginning after the resync mark `seen`:
+    /// clears it, unless a newer change of scope raised it since.
+    fn clear_resync(&self, device_id: Uuid, seen: i64) -> Result<(), StoreError>;
     fn touch_device(&self, device_id: Uuid, now: i64) -> Result<(), StoreError>;
 
     /// Starts a login (a refresh token family); returns the family id.

@@ -598,3 +598,23 @@ async fn nobody_can_disable_themselves_or_change_their_own_role() {
     assert_eq!(renamed.status(), 200, "a new name of one's own is fine");
     assert_eq!(app.pull(&admin, "").await.status(), 200);
 }
+
+#[tokio::test]
+async fn unbinding_a_device_of_someone_else_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let volunteer = app.user("volunteer", Some("C0001")).await;
+    let elsewhere = app.user("volunteer", Some("C0002")).await;
+    // The manager names their own volunteer, with another centre's phone.
+    let path = format!(
+        "/v1/admin/users/{}/devices/{}",
+        volunteer.user_id, elsewhere.device
+    );
+    assert_problem(app.delete(&path, &manager.access).await, 404, "not_found").await;
+    assert_eq!(
+        app.pull(&elsewhere, "").await.status(),
+        200,
+        "the other phone is still logged in"
+    );
+    assert_eq!(app.refresh(&elsewhere.refresh).await.status(), 200);
+}

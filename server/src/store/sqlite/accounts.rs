@@ -224,7 +224,7 @@ pub(super) fn update_user(
     }
     if patch.changes_scope(&before) {
         tx.execute(
-            "UPDATE \"devices\" SET \"resync\" = 1 WHERE \"user_id\" = ?1",
+            "UPDATE \"devices\" SET \"resync\" = \"resync\" + 1 WHERE \"user_id\" = ?1",
             [id.as_bytes()],
         )
         .map_err(map_err)?;
@@ -434,7 +434,7 @@ pub(super) fn bind_device(
             // The device's pulled data was another user's scope: it pulls
             // again from the beginning. Its sequence ("acked_seq") is kept.
             tx.execute(
-                "UPDATE \"devices\" SET \"user_id\" = ?2, \"bound_at\" = ?3, \"last_seen_at\" = ?3, \"resync\" = 1 WHERE \"device_id\" = ?1",
+                "UPDATE \"devices\" SET \"user_id\" = ?2, \"bound_at\" = ?3, \"last_seen_at\" = ?3, \"resync\" = \"resync\" + 1 WHERE \"device_id\" = ?1",
                 (device_id.as_bytes(), user.id.as_bytes(), now),
             )
             .map_err(map_err)?;
@@ -466,13 +466,17 @@ pub(super) fn unbind_device(
             (device_id.as_bytes(), user_id.as_bytes()),
         )
         .map_err(map_err)?;
+    if unbound != 1 {
+        // Not this user's device: nothing may change, its logins included.
+        return Ok(false);
+    }
     tx.execute(
         "UPDATE \"refresh_families\" SET \"revoked\" = 1 WHERE \"device_id\" = ?1",
         [device_id.as_bytes()],
     )
     .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
-    Ok(unbound == 1)
+    Ok(true)
 }
 
 pub(super) fn create_refresh_token(
@@ -641,7 +645,7 @@ fn in_grace(
 }
 
 /// Family revoked, user disabled, device owner, device resync, device last seen.
-type LoginRow = (bool, bool, Option<Vec<u8>>, Option<bool>, Option<i64>);
+type LoginRow = (bool, bool, Option<Vec<u8>>, Option<i64>, Option<i64>);
 
 pub(super) fn login_state(c: &Connection, family: i64) -> Result<Option<LoginState>, StoreError> {
     let row: Option<LoginRow> = c
@@ -662,7 +666,7 @@ pub(super) fn login_state(c: &Connection, family: i64) -> Result<Option<LoginSta
             revoked,
             user_disabled,
             device_owner: owner.map(uuid_col).transpose()?,
-            resync: resync.unwrap_or(false),
+            resync: resync.unwrap_or(0),
             last_seen_at,
         })
     })

@@ -276,11 +276,11 @@ impl Store for SqliteStore {
         self.write(|c| accounts::unbind_device(c, user_id, device_id))
     }
 
-    fn clear_resync(&self, device_id: Uuid) -> Result<(), StoreError> {
+    fn clear_resync(&self, device_id: Uuid, seen: i64) -> Result<(), StoreError> {
         self.write(|c| {
             c.execute(
-                "UPDATE \"devices\" SET \"resync\" = 0 WHERE \"device_id\" = ?1",
-                [device_id.as_bytes()],
+                "UPDATE \"devices\" SET \"resync\" = 0 WHERE \"device_id\" = ?1 AND \"resync\" = ?2",
+                (device_id.as_bytes(), seen),
             )
             .map_err(map_err)?;
             Ok(())
@@ -373,5 +373,66 @@ impl Store for SqliteStore {
 
     fn summary(&self, query: &SummaryQuery) -> Result<Summary, StoreError> {
         self.read(|c| queries::summary(c, query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database a v1 server made: only the first migration, with users,
+    /// records and changes naming centres that were free text then.
+    fn v1_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO \"users\" VALUES (x'00000000000000000000000000000001', 'Somchai', 'hash', 'volunteer', 'centre 1', 0);
+             INSERT INTO \"users\" VALUES (x'00000000000000000000000000000002', 'admin', 'hash', 'admin', NULL, 0);
+             INSERT INTO \"devices\" VALUES (1, x'00000000000000000000000000000009', x'00000000000000000000000000000001', 7, 0, 0);
+             INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"deleted\", \"conflicts\", \"state\")
+               VALUES (1, x'00000000000000000000000000000003', 'C0002', 0, 0, x'0100');
+             INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"body\")
+               VALUES (x'00000000000000000000000000000004', 1, 1, 2, 'C0003', '{}');",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_v1_database_gets_a_centre_per_code_in_use_and_keeps_its_devices() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("asa.db");
+        v1_database(&path);
+        let store = SqliteStore::open(&path, Synchronous::Normal, 1).unwrap();
+        let centres: Vec<(String, String)> = store
+            .list_centres(None)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.code, c.name))
+            .collect();
+        assert_eq!(
+            centres,
+            [
+                ("C0002", "C0002"),
+                ("C0003", "C0003"),
+                ("centre 1", "centre 1")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        let somchai = store
+            .user_by_name("somchai")
+            .unwrap()
+            .expect("found without case");
+        assert_eq!(somchai.display_name, "Somchai", "named by the username");
+        assert!(!somchai.disabled);
+        let devices = store.user_devices(somchai.id).unwrap();
+        assert_eq!(devices.len(), 1);
+        let acked: i64 = store
+            .read(|c| {
+                c.query_row("SELECT \"acked_seq\" FROM \"devices\"", [], |r| r.get(0))
+                    .map_err(map_err)
+            })
+            .unwrap();
+        assert_eq!(acked, 7, "the device's sequence survives the new table");
     }
 }
