@@ -62,6 +62,13 @@ pub enum Error {
     DatabaseTooNew { found: i64, known: i64 },
     #[error("local data is corrupt: {0}")]
     Corrupt(String),
+    /// The local database file could not be made private to the app.
+    #[error("cannot prepare the local database file {path}: {source}")]
+    FileAccess {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

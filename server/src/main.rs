@@ -99,7 +99,11 @@ enum CentreCommand {
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // actix-http logs every malformed request at ERROR; those are the
+        // client's fault and are answered (problem+json) by the edge.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,actix_http::h1::dispatcher=off")
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

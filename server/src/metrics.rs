@@ -162,7 +162,7 @@ pub async fn observe(
         method = %method,
         route = %route,
         status = status.as_u16(),
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
         "request"
     );
     Ok(response)

@@ -24,6 +24,10 @@ const MIGRATIONS: &[&str] = &[
 
 /// Opens (creating if needed) and migrates the database at `path`.
 pub fn open(path: &Path) -> Result<Connection> {
+    private_file(path).map_err(|source| Error::FileAccess {
+        path: path.display().to_string(),
+        source,
+    })?;
     let mut conn = Connection::open(path).step("opening the database")?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before a save returns, which is what the app promises the volunteer.
@@ -35,6 +39,41 @@ pub fn open(path: &Path) -> Result<Connection> {
         .step("setting busy timeout")?;
     migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// The file holds the login's tokens and beneficiaries' personal data: it is
+/// created readable by the app's user only (0600), before SQLite opens it
+/// (SQLite gives its `-wal` and `-shm` files the same mode), and a file made
+/// by an older version is tightened.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+            return Ok(());
+        }
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            // A directory, or a missing parent: SQLite says so more usefully.
+            Err(_) => return Ok(()),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            if file.is_file() {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {

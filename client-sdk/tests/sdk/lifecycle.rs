@@ -254,3 +254,18 @@ fn the_sdk_says_which_protocol_it_speaks() {
     let count: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 3, "login, push and pull: {line}");
 }
+
+#[test]
+fn the_device_database_is_readable_by_the_app_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let db = world.new_db();
+    let phone = world.device_with(&vol, db.clone(), world.config(), None);
+    phone.create_session(&new_session("ส่วนตัว")).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600, "it holds tokens and personal data");
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    assert_eq!(mode(std::path::Path::new(&wal)), 0o600);
+}

@@ -229,3 +229,30 @@ fn the_problem_schema_lists_every_code_exactly() {
         );
     }
 }
+
+/// The pull example's changes, merged, are exactly the record example: two
+/// concurrent edits of `notes`, the later clock shown and the other listed.
+#[test]
+fn the_pull_example_merges_into_the_record_example() {
+    let examples = schemas_dir().join("examples");
+    let pull = read_json(examples.join("pull-response.json"));
+    assert_valid("pull-response", &pull);
+    let typed: PullResponse = serde_json::from_value(pull).unwrap();
+    let mut state = RecordState::new();
+    for dto in &typed.changes {
+        let change = Change::decode(dto, dto.author.unwrap(), &crate::fixtures::RULES).unwrap();
+        state.apply(&change);
+    }
+    let id: Uuid = typed.changes[0].record_id.parse().unwrap();
+    let rendered = serde_json::to_value(state.render(Collection::Sessions, id)).unwrap();
+    assert_valid("record", &rendered);
+    let path = examples.join("record.json");
+    if std::env::var_os("ASA_WRITE_EXAMPLES").is_some() {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&rendered).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    assert_eq!(read_json(path), rendered);
+}

@@ -136,6 +136,8 @@ async fn the_documents_match_the_published_json_schemas() {
     for (example, component) in [
         ("push-request", "PushRequest"),
         ("push-response", "PushResponse"),
+        ("pull-response", "PullResponse"),
+        ("record", "RecordDto"),
         ("problem", "Problem"),
     ] {
         let instance = read(schemas_dir().join(format!("examples/{example}.json")));
