@@ -14,6 +14,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("{detail}")]
     BadRequest { code: ProblemCode, detail: String },
+    /// A value or key that breaks a rule of the collections: 400 with the
+    /// push's rejection code (`invalid_value`, `too_long`, ...).
+    #[error("{0}")]
+    Invalid(sync_core::ChangeError),
     #[error("{detail}")]
     Unauthorized { code: ProblemCode, detail: String },
     #[error("{detail}")]
@@ -86,6 +90,7 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. } => *code,
+            ApiError::Invalid(_) => ProblemCode::InvalidRequest,
             ApiError::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => ProblemCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
@@ -97,9 +102,13 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
+        let code = match self {
+            ApiError::Invalid(e) => e.code(),
+            other => other.code().as_str(),
+        };
         Problem::new(
             status.as_u16(),
-            self.code().as_str(),
+            code,
             status.canonical_reason().unwrap_or("Error"),
             self.to_string(),
         )
@@ -124,7 +133,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,

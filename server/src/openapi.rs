@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, centres, ops, records, reports, sync, users};
+use crate::routes::{auth, centres, devices, ops, records, reports, sync, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,8 +32,9 @@ use crate::routes::{auth, centres, ops, records, reports, sync, users};
         users::list, users::create, users::patch, users::unbind,
         centres::list, centres::create, centres::patch,
         sync::push, sync::pull,
-        records::list, records::get,
-        reports::summary,
+        records::list, records::get, records::resolve,
+        devices::list,
+        reports::summary, reports::programme,
     ),
     components(schemas(sync_core::wire::Problem)),
     modifiers(&BearerAuth, &CommonErrors),

@@ -83,6 +83,8 @@ codes! {
     UsernameTaken = "username_taken",
     CentreTaken = "centre_taken",
     ResyncRequired = "resync_required",
+    HeadsChanged = "heads_changed",
+    NotInConflict = "not_in_conflict",
     // 413, 415, 429
     PayloadTooLarge = "payload_too_large",
     UnsupportedMediaType = "unsupported_media_type",

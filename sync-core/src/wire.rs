@@ -539,3 +539,97 @@ pub struct Summary {
     pub by_village: BTreeMap<String, u64>,
     pub open_conflicts: u64,
 }
+
+/// `POST /v1/records/{collection}/{id}/resolve`: the value a manager keeps
+/// for a key in conflict, and the heads they saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// The key, as in `conflicts[].key` (`notes`, `beneficiary_ids/<uuid>`).
+    pub key: String,
+    /// The value to keep: one of the competing values, or a new one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
+    pub value: serde_json::Value,
+    /// The HLCs of every head the manager saw for the key.
+    pub base: Vec<String>,
+}
+
+/// A device as managers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceDto {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// RFC 3339 UTC.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub last_seen_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub last_push_at: Option<String>,
+    pub acked_seq: u64,
+    /// Rejected changes in the last 7 days.
+    pub rejections_7d: u64,
+    /// The device's clock minus the server's at its last push (positive: ahead).
+    pub clock_offset_ms: i64,
+    /// `|clock_offset_ms|` is more than 5 minutes.
+    pub clock_skewed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DevicesPage {
+    pub devices: Vec<DeviceDto>,
+}
+
+/// One volunteer's figures in the programme report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VolunteerReport {
+    pub volunteer_id: Uuid,
+    pub display_name: String,
+    pub sessions: u64,
+    pub people_helped: u64,
+    pub unique_beneficiaries: u64,
+    /// Hours of help given, to one decimal.
+    pub hours: f64,
+    /// `people_helped` is at least the target.
+    pub meets_target: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProgrammeTotals {
+    pub sessions: u64,
+    pub people_helped: u64,
+    /// Each person counted once across the centre.
+    pub unique_beneficiaries: u64,
+    pub hours: f64,
+    /// Volunteers with at least one session in the range.
+    pub volunteers: u64,
+}
+
+/// Sessions and people helped in the week that starts on `week_start`
+/// (a Monday, `YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WeekReport {
+    pub week_start: String,
+    pub sessions: u64,
+    pub people_helped: u64,
+}
+
+/// `GET /v1/reports/programme`: progress against the programme's target of
+/// four people helped per volunteer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProgrammeReport {
+    pub volunteers: Vec<VolunteerReport>,
+    pub totals: ProgrammeTotals,
+    pub target_per_volunteer: u64,
+    pub volunteers_meeting_target: u64,
+    pub weeks: Vec<WeekReport>,
+    pub by_help_type: BTreeMap<String, u64>,
+    pub by_village: BTreeMap<String, u64>,
+}

@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 pub(crate) mod auth;
 pub(crate) mod centres;
+pub(crate) mod devices;
 pub(crate) mod ops;
 pub(crate) mod records;
 pub(crate) mod reports;
@@ -48,7 +49,10 @@ api! {
     get "/v1/sync/pull" => sync::pull;
     get "/v1/records/{collection}" => records::list;
     get "/v1/records/{collection}/{id}" => records::get;
+    post "/v1/records/{collection}/{id}/resolve" => records::resolve;
+    get "/v1/devices" => devices::list;
     get "/v1/reports/summary" => reports::summary;
+    get "/v1/reports/programme" => reports::programme;
 }
 
 /// Registers every route; any other path is a problem+json 404, and a known

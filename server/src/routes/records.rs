@@ -1,23 +1,25 @@
-//! `GET /v1/records/{collection}` (JSON pages or CSV) and
+//! `GET /v1/records/{collection}` (JSON pages, CSV or XLSX),
 //! `GET /v1/records/{collection}/{id}`: merged records for managers, admins,
-//! and volunteers (their own).
+//! and volunteers (their own); and `POST .../{id}/resolve`, a manager's
+//! resolution of a conflict.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sync_core::hlc::parse_canonical_uuid;
 use sync_core::validate::is_date;
-use sync_core::wire::RecordsPage;
-use sync_core::wire::{Problem, RecordDto};
-use sync_core::{Collection, ProblemCode, Role};
+use sync_core::wire::{Problem, RecordDto, RecordsPage, ResolveRequest};
+use sync_core::{Collection, ProblemCode, Role, Rules};
+use uuid::Uuid;
 
 use super::{blocking, canonical_path_id, known_centre, page_limit, read_scope};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::records::{export, render};
 use crate::state::AppState;
-use crate::store::{ReadScope, RecordQuery};
+use crate::store::{ReadScope, RecordQuery, StoredRecord};
 use crate::sync::cursor;
+use crate::sync::resolve::{self, Resolution, ResolveError};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -210,8 +212,6 @@ pub async fn list(
     };
     let scope = scope_for(&caller, &state, params.centre_id.as_deref()).await?;
     let mut query = RecordQuery {
-        collection,
-        scope,
         volunteer_id: params.volunteer_id,
         village_code: params.village_code,
         from: params.from,
@@ -219,7 +219,11 @@ pub async fn list(
         conflicts_only,
         exclude_deleted,
         after_key,
-        limit: if format == Format::Json { limit } else { 1000 },
+        ..RecordQuery::new(
+            collection,
+            scope,
+            if format == Format::Json { limit } else { 1000 },
+        )
     };
     let store = state.store.clone();
     if format != Format::Json {
@@ -297,5 +301,116 @@ pub async fn get(
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no {} record {id}", collection.name())))?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// Whether the caller may resolve conflicts of a record of this centre: a
+/// manager of the centre, or an admin.
+pub(crate) fn may_resolve(principal: &sync_core::Principal, centre: Option<&str>) -> bool {
+    match principal.role {
+        Role::Admin => true,
+        Role::Manager => centre.is_some() && principal.centre_id.as_deref() == centre,
+        Role::Volunteer => false,
+    }
+}
+
+/// Resolves a conflict as `caller`; the record afterwards, rendered.
+pub(crate) async fn resolve_as(
+    caller: &Caller,
+    state: &web::Data<AppState>,
+    collection: Collection,
+    id: Uuid,
+    body: ResolveRequest,
+) -> Result<RecordDto, ApiError> {
+    let store = state.store.clone();
+    let row = blocking(move || Ok(store.get_record(collection, id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no {} record {id}", collection.name())))?;
+    if !may_resolve(&caller.principal, row.centre_id.as_deref()) {
+        tracing::warn!(target: "audit", user = %caller.principal.user_id, record = %id, "refused: resolve outside the caller's centre");
+        return Err(ApiError::forbidden(
+            "only a manager of the record's centre, or an admin, resolves its conflicts",
+        ));
+    }
+    let now_ms = state.clock.now_ms();
+    let author = caller.principal.user_id;
+    let store = state.store.clone();
+    let outcome = blocking(move || {
+        let mut outcome = None;
+        store.push(&mut |tx| {
+            let resolution = Resolution {
+                collection,
+                record_id: id,
+                key: &body.key,
+                value: &body.value,
+                base: &body.base,
+                author,
+                now_ms,
+                rules: Rules::at(now_ms),
+            };
+            match resolve::run(tx, &resolution) {
+                Err(ResolveError::Store(e)) => Err(e),
+                other => {
+                    outcome = Some(other);
+                    Ok(())
+                }
+            }
+        })?;
+        let state = match outcome {
+            Some(Ok(state)) => state,
+            Some(Err(ResolveError::NotFound)) | None => {
+                return Err(ApiError::not_found(format!("no record {id}")))
+            }
+            Some(Err(e @ ResolveError::HeadsChanged { .. })) => {
+                return Err(ApiError::conflict(ProblemCode::HeadsChanged, e.to_string()))
+            }
+            Some(Err(e @ ResolveError::NotInConflict(_))) => {
+                return Err(ApiError::conflict(
+                    ProblemCode::NotInConflict,
+                    e.to_string(),
+                ))
+            }
+            Some(Err(ResolveError::Invalid(e))) => return Err(ApiError::Invalid(e)),
+            Some(Err(ResolveError::Store(e))) => return Err(e.into()),
+        };
+        let row = StoredRecord {
+            collection,
+            id,
+            centre_id: state.centre_id().map(str::to_owned),
+            volunteer_id: state
+                .value(&sync_core::Key::field(sync_core::Field::VolunteerId))
+                .and_then(sync_core::Value::as_str)
+                .map(str::to_owned),
+            state,
+        };
+        Ok(render(store.as_ref(), std::slice::from_ref(&row))?.pop())
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no record {id}")))?;
+    tracing::info!(target: "audit", user = %author, record = %id, "conflict resolved");
+    Ok(outcome)
+}
+
+#[utoipa::path(post, path = "/v1/records/{collection}/{id}/resolve", tag = "records", request_body = ResolveRequest,
+    params(("collection" = String, Path, description = "`sessions` or `beneficiaries`"), ("id" = String, Path, description = "The record's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record after the resolution; the resolving change is in the log", body = RecordDto),
+        (status = 403, description = "`forbidden`: not a manager of the record's centre or an admin", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "`heads_changed`: another edit arrived since; `not_in_conflict`", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn resolve(
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (collection, id) = path.into_inner();
+    let collection = parse_collection(&collection)?;
+    let id = canonical_path_id(&id, "record")?;
+    let body: ResolveRequest = crate::body::read_json(&req, payload, 256 * 1024).await?;
+    let record = resolve_as(&caller, &state, collection, id, body).await?;
     Ok(HttpResponse::Ok().json(record))
 }

@@ -1,8 +1,12 @@
-//! `GET /v1/reports/summary`: a centre's totals for supervision and reporting.
+//! `GET /v1/reports/summary`: a centre's totals for supervision and
+//! reporting; `GET /v1/reports/programme`: progress against the programme's
+//! target of four people helped per volunteer.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use sync_core::wire::{Problem, Summary};
+use sync_core::wire::{
+    Problem, ProgrammeReport, ProgrammeTotals, Summary, VolunteerReport, WeekReport,
+};
 use sync_core::Role;
 
 use super::blocking;
@@ -37,10 +41,22 @@ pub async fn summary(
     params: web::Query<SummaryParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
+    let query = summary_query(&caller, &state, params.into_inner()).await?;
+    let store = state.store.clone();
+    let summary = blocking(move || Ok(store.summary(&query)?)).await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// The sessions a report covers: the caller's scope, narrowed by the
+/// parameters.
+async fn summary_query(
+    caller: &Caller,
+    state: &web::Data<AppState>,
+    params: SummaryParams,
+) -> Result<SummaryQuery, ApiError> {
     check_dates(&params.from, &params.to)?;
     let (centre_id, volunteer_id) =
-        match scope_for(&caller, &state, params.centre_id.as_deref()).await? {
+        match scope_for(caller, state, params.centre_id.as_deref()).await? {
             ReadScope::All => (None, None),
             ReadScope::Centre(c) => (Some(c), None),
             ReadScope::Volunteer { centre, user_id } => {
@@ -48,13 +64,90 @@ pub async fn summary(
                 (Some(centre), Some(user_id.to_string()))
             }
         };
-    let query = SummaryQuery {
+    Ok(SummaryQuery {
         centre_id,
         volunteer_id,
         from: params.from,
         to: params.to,
-    };
+    })
+}
+
+/// The people-helped target per volunteer of the programme: four.
+pub const TARGET_PER_VOLUNTEER: u64 = 4;
+
+fn hours(minutes: u64) -> f64 {
+    (minutes as f64 / 6.0).round() / 10.0
+}
+
+/// The programme report of `query`'s sessions.
+pub(crate) fn programme_report(
+    store: &dyn crate::store::Store,
+    query: &SummaryQuery,
+) -> Result<ProgrammeReport, ApiError> {
+    let rows = store.programme(query)?;
+    let summary = store.summary(query)?;
+    let ids: Vec<uuid::Uuid> = rows
+        .volunteers
+        .iter()
+        .filter_map(|v| v.volunteer_id.parse().ok())
+        .collect();
+    let names = store.display_names(&ids)?;
+    let volunteers: Vec<VolunteerReport> = rows
+        .volunteers
+        .iter()
+        .filter_map(|v| {
+            let id: uuid::Uuid = v.volunteer_id.parse().ok()?;
+            Some(VolunteerReport {
+                volunteer_id: id,
+                display_name: names.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                sessions: v.sessions,
+                people_helped: v.people_helped,
+                unique_beneficiaries: v.unique_beneficiaries,
+                hours: hours(v.minutes),
+                meets_target: v.people_helped >= TARGET_PER_VOLUNTEER,
+            })
+        })
+        .collect();
+    let minutes: u64 = rows.volunteers.iter().map(|v| v.minutes).sum();
+    Ok(ProgrammeReport {
+        totals: ProgrammeTotals {
+            sessions: summary.sessions,
+            people_helped: summary.people_helped,
+            unique_beneficiaries: rows.unique_beneficiaries,
+            hours: hours(minutes),
+            volunteers: volunteers.len() as u64,
+        },
+        target_per_volunteer: TARGET_PER_VOLUNTEER,
+        volunteers_meeting_target: volunteers.iter().filter(|v| v.meets_target).count() as u64,
+        weeks: rows
+            .weeks
+            .into_iter()
+            .map(|w| WeekReport {
+                week_start: w.monday,
+                sessions: w.sessions,
+                people_helped: w.people_helped,
+            })
+            .collect(),
+        by_help_type: summary.by_help_type,
+        by_village: summary.by_village,
+        volunteers,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/reports/programme", tag = "reports", params(SummaryParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Per volunteer and per week figures against the target of four people helped per volunteer", body = ProgrammeReport),
+        (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn programme(
+    caller: Caller,
+    params: web::Query<SummaryParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = summary_query(&caller, &state, params.into_inner()).await?;
     let store = state.store.clone();
-    let summary = blocking(move || Ok(store.summary(&query)?)).await?;
-    Ok(HttpResponse::Ok().json(summary))
+    let report = blocking(move || programme_report(store.as_ref(), &query)).await?;
+    Ok(HttpResponse::Ok().json(report))
 }

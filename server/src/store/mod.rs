@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use sync_core::{Collection, RecordState, Role};
+use sync_core::{Collection, Hlc, RecordState, Role};
 use uuid::Uuid;
 
 pub mod sqlite;
@@ -147,7 +147,8 @@ pub struct LoginState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Device {
     pub key: i64,
-    pub user_id: Uuid,
+    /// The user it is bound to; `None` when unbound (and for the server's own).
+    pub user_id: Option<Uuid>,
     pub acked_seq: u64,
 }
 
@@ -199,6 +200,7 @@ pub struct NewChange<'a> {
     pub device_key: i64,
     pub device_seq: u64,
     pub collection: Collection,
+    pub record_id: Uuid,
     pub centre_id: Option<&'a str>,
     pub volunteer_id: Option<&'a str>,
     pub body: &'a str,
@@ -213,6 +215,8 @@ pub struct NewRejection<'a> {
     pub code: &'a str,
     pub detail: &'a str,
     pub body: &'a str,
+    /// Unix seconds.
+    pub at: i64,
 }
 
 /// A record's merge state and its materialized view, written once per
@@ -231,6 +235,8 @@ pub struct RecordWrite<'a> {
     pub conflicts: usize,
     pub version: Option<String>,
     pub help_type: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+    pub duration_min: Option<i64>,
     pub people_helped: Option<i64>,
     /// A session's linked beneficiaries, as a JSON array of ids.
     pub beneficiaries: Option<String>,
@@ -251,6 +257,10 @@ pub trait PushTx {
         record_id: Uuid,
     ) -> Result<Option<RecordState>, StoreError>;
     fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError>;
+    /// The last HLC the server's own clock handed out, kept in the store so
+    /// every server process continues it (changes the server writes).
+    fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError>;
+    fn set_server_clock(&mut self, hlc: Hlc) -> Result<(), StoreError>;
     /// Appends a change to the log; false (and nothing written) when a change
     /// with that id is already stored.
     fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError>;
@@ -306,8 +316,93 @@ pub struct RecordQuery {
     pub to: Option<String>,
     pub conflicts_only: bool,
     pub exclude_deleted: bool,
+    /// Only deleted records.
+    pub only_deleted: bool,
+    pub help_type: Option<String>,
+    pub outcome: Option<String>,
+    /// Only sessions of these volunteers (a name search's matches).
+    pub volunteer_ids: Option<Vec<Uuid>>,
     pub after_key: i64,
     pub limit: usize,
+}
+
+impl RecordQuery {
+    /// Every record of `collection` the scope may read, a page at a time.
+    pub fn new(collection: Collection, scope: ReadScope, limit: usize) -> RecordQuery {
+        RecordQuery {
+            collection,
+            scope,
+            volunteer_id: None,
+            village_code: None,
+            from: None,
+            to: None,
+            conflicts_only: false,
+            exclude_deleted: false,
+            only_deleted: false,
+            help_type: None,
+            outcome: None,
+            volunteer_ids: None,
+            after_key: 0,
+            limit,
+        }
+    }
+}
+
+/// One change of a record's history, in log order.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    /// The device that pushed it (the all-ones uuid: the server).
+    pub device_id: Uuid,
+    /// The change as pull returns it (JSON, with author).
+    pub body: String,
+}
+
+/// A device as managers see it (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub device_id: Uuid,
+    pub user: User,
+    pub last_seen_at: Option<i64>,
+    pub last_push_at: Option<i64>,
+    pub acked_seq: u64,
+    pub clock_offset_ms: i64,
+    /// Rejections since the query's `since`.
+    pub rejections: u64,
+}
+
+/// Figures of one volunteer for the programme report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolunteerFigures {
+    pub volunteer_id: String,
+    pub sessions: u64,
+    pub people_helped: u64,
+    pub unique_beneficiaries: u64,
+    pub minutes: u64,
+}
+
+/// Sessions and people helped in the week starting `monday` (YYYY-MM-DD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeekFigures {
+    pub monday: String,
+    pub sessions: u64,
+    pub people_helped: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgrammeRows {
+    pub volunteers: Vec<VolunteerFigures>,
+    pub weeks: Vec<WeekFigures>,
+    /// Totals over the whole range, each person counted once.
+    pub unique_beneficiaries: u64,
+}
+
+/// A console login, as its cookie finds it.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user: User,
+    pub csrf: String,
+    pub last_seen_at: i64,
 }
 
 /// A record as stored: its merge state and the columns reads filter on.
@@ -445,4 +540,43 @@ pub trait Store: Send + Sync + 'static {
         record_id: Uuid,
     ) -> Result<Option<StoredRecord>, StoreError>;
     fn summary(&self, query: &SummaryQuery) -> Result<Summary, StoreError>;
+    /// How many records match (paging and limit aside).
+    fn count_records(&self, query: &RecordQuery) -> Result<u64, StoreError>;
+    fn record_history(
+        &self,
+        collection: Collection,
+        record_id: Uuid,
+    ) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// Devices bound to users of `centre` (every bound device when `None`),
+    /// with their rejections since `since` (unix seconds).
+    fn list_devices(&self, centre: Option<&str>, since: i64) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Per volunteer and per week figures of the sessions `query` selects.
+    fn programme(&self, query: &SummaryQuery) -> Result<ProgrammeRows, StoreError>;
+    /// Ids of the users of `centre` (any centre when `None`) whose display
+    /// name or username contains `text` (without regard to case).
+    fn users_matching(&self, centre: Option<&str>, text: &str) -> Result<Vec<Uuid>, StoreError>;
+
+    fn create_web_session(
+        &self,
+        hash: &[u8; 32],
+        user_id: Uuid,
+        csrf: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The session of this cookie hash, if it exists and its user does;
+    /// sessions idle since before `idle_since` are deleted and not found.
+    fn web_session(
+        &self,
+        hash: &[u8; 32],
+        idle_since: i64,
+    ) -> Result<Option<WebSession>, StoreError>;
+    /// Marks the session used now, and forgets every session idle since
+    /// before `idle_since`.
+    fn touch_web_session(
+        &self,
+        hash: &[u8; 32],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<(), StoreError>;
+    fn end_web_session(&self, hash: &[u8; 32]) -> Result<(), StoreError>;
 }

@@ -4,3 +4,4 @@
 
 pub mod cursor;
 pub mod push;
+pub mod resolve;

@@ -96,7 +96,7 @@ pub fn run(
 ) -> Result<PushOutcome, PushError> {
     let device = tx
         .device(ctx.device_id)?
-        .filter(|d| d.user_id == ctx.principal.user_id)
+        .filter(|d| d.user_id == Some(ctx.principal.user_id))
         .ok_or(PushError::DeviceNotBound(ctx.device_id))?;
     let mut batch = Batch {
         tx,
@@ -251,6 +251,7 @@ impl Batch<'_, '_> {
                     code: rejection.code(),
                     detail: &detail,
                     body: &prepared.body,
+                    at: i64::try_from(self.ctx.now_ms / 1000).unwrap_or(i64::MAX),
                 })?;
                 Ok((rejected(&dto.id, &rejection), None))
             }
@@ -324,6 +325,7 @@ impl Batch<'_, '_> {
             device_key: self.device.key,
             device_seq: change.device_seq,
             collection: change.collection,
+            record_id: change.record_id,
             centre_id: centre.as_deref(),
             volunteer_id: volunteer.as_deref(),
             body,
@@ -354,35 +356,42 @@ impl Batch<'_, '_> {
             if !touched.dirty {
                 continue;
             }
-            let state = &touched.state;
-            let text = |field| state.value(&Key::field(field)).and_then(Value::as_str);
-            let beneficiaries = (*collection == Collection::Sessions).then(|| {
-                let ids: Vec<String> = state
-                    .members(Field::BeneficiaryIds)
-                    .iter()
-                    .map(Uuid::to_string)
-                    .collect();
-                serde_json::Value::from(ids).to_string()
-            });
-            self.tx.save_record(&RecordWrite {
-                collection: *collection,
-                record_id: *id,
-                state,
-                centre_id: state.centre_id(),
-                volunteer_id: volunteer_of(state),
-                village_code: text(Field::VillageCode),
-                started_on: text(Field::StartedAt).and_then(|s| s.get(..10)),
-                deleted: state.is_deleted(),
-                conflicts: state.conflicts().len(),
-                version: state.version().map(|v| v.to_string()),
-                help_type: text(Field::HelpType),
-                people_helped: state
-                    .value(&Key::field(Field::PeopleHelped))
-                    .and_then(Value::as_i64),
-                beneficiaries,
-            })?;
+            self.tx
+                .save_record(&record_write(*collection, *id, &touched.state))?;
         }
         Ok(())
+    }
+}
+
+/// A record's row as the store keeps it: its merge state and the columns
+/// that queries filter and reports count on.
+pub fn record_write(collection: Collection, id: Uuid, state: &RecordState) -> RecordWrite<'_> {
+    let text = |field| state.value(&Key::field(field)).and_then(Value::as_str);
+    let int = |field| state.value(&Key::field(field)).and_then(Value::as_i64);
+    let beneficiaries = (collection == Collection::Sessions).then(|| {
+        let ids: Vec<String> = state
+            .members(Field::BeneficiaryIds)
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
+        serde_json::Value::from(ids).to_string()
+    });
+    RecordWrite {
+        collection,
+        record_id: id,
+        state,
+        centre_id: state.centre_id(),
+        volunteer_id: volunteer_of(state),
+        village_code: text(Field::VillageCode),
+        started_on: text(Field::StartedAt).and_then(|s| s.get(..10)),
+        deleted: state.is_deleted(),
+        conflicts: state.conflicts().len(),
+        version: state.version().map(|v| v.to_string()),
+        help_type: text(Field::HelpType),
+        outcome: text(Field::Outcome),
+        duration_min: int(Field::DurationMin),
+        people_helped: int(Field::PeopleHelped),
+        beneficiaries,
     }
 }
 

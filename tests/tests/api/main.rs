@@ -9,6 +9,7 @@ mod bad_input;
 mod crash;
 mod errors;
 mod faults;
+mod managers;
 mod openapi;
 mod ops;
 mod records;

@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::{map_err, uuid_col};
 use crate::store::{
-    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, LoginState,
-    RotateOutcome, StoreError, UpdateUser, User, UserPage, UserPatch, UserQuery,
+    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
+    LoginState, RotateOutcome, StoreError, UpdateUser, User, UserPage, UserPatch, UserQuery,
+    WebSession,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"username\", \"display_name\", \"password_hash\", \"role\", \"centre_id\", \"disabled\"";
@@ -218,6 +219,11 @@ pub(super) fn update_user(
     if patch.revokes(&before) {
         tx.execute(
             "UPDATE \"refresh_families\" SET \"revoked\" = 1 WHERE \"user_id\" = ?1",
+            [id.as_bytes()],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "DELETE FROM \"web_sessions\" WHERE \"user_id\" = ?1",
             [id.as_bytes()],
         )
         .map_err(map_err)?;
@@ -671,4 +677,144 @@ pub(super) fn login_state(c: &Connection, family: i64) -> Result<Option<LoginSta
         })
     })
     .transpose()
+}
+
+pub(super) fn list_devices(
+    c: &Connection,
+    centre: Option<&str>,
+    since: i64,
+) -> Result<Vec<DeviceRow>, StoreError> {
+    let columns = USER_COLUMNS
+        .split(", ")
+        .map(|col| format!("u.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {columns}, d.\"device_id\", d.\"last_seen_at\", d.\"last_push_at\", d.\"acked_seq\", d.\"clock_offset_ms\",
+               (SELECT count(*) FROM \"rejections\" r WHERE r.\"device_key\" = d.\"key\" AND r.\"rejected_at\" >= ?2)
+             FROM \"devices\" d JOIN \"users\" u ON u.\"id\" = d.\"user_id\"
+             WHERE ?1 IS NULL OR u.\"centre_id\" = ?1
+             ORDER BY lower(u.\"display_name\"), d.\"key\""
+        ))
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map((centre, since), |r| {
+            Ok((
+                user_row(r)?,
+                r.get::<_, Vec<u8>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, i64>(10)?,
+                r.get::<_, i64>(11)?,
+                r.get::<_, i64>(12)?,
+            ))
+        })
+        .map_err(map_err)?;
+    rows.map(|row| {
+        let (user, device, last_seen_at, last_push_at, acked, offset, rejections) =
+            row.map_err(map_err)?;
+        Ok(DeviceRow {
+            device_id: uuid_col(device)?,
+            user: user_from(user)?,
+            last_seen_at,
+            last_push_at,
+            acked_seq: u64::try_from(acked).unwrap_or(0),
+            clock_offset_ms: offset,
+            rejections: u64::try_from(rejections).unwrap_or(0),
+        })
+    })
+    .collect()
+}
+
+pub(super) fn users_matching(
+    c: &Connection,
+    centre: Option<&str>,
+    text: &str,
+) -> Result<Vec<Uuid>, StoreError> {
+    // LIKE with the text escaped, so `%` and `_` in a name are literal.
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT \"id\" FROM \"users\" WHERE (?1 IS NULL OR \"centre_id\" = ?1)
+             AND (\"display_name\" LIKE ?2 ESCAPE '\\' OR \"username\" LIKE ?2 ESCAPE '\\')",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map((centre, pattern), |r| r.get::<_, Vec<u8>>(0))
+        .map_err(map_err)?;
+    rows.map(|row| uuid_col(row.map_err(map_err)?)).collect()
+}
+
+pub(super) fn create_web_session(
+    c: &mut Connection,
+    hash: &[u8; 32],
+    user_id: Uuid,
+    csrf: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO \"web_sessions\" (\"hash\", \"user_id\", \"csrf\", \"created_at\", \"last_seen_at\") VALUES (?1, ?2, ?3, ?4, ?4)",
+        (&hash[..], user_id.as_bytes(), csrf, now),
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(super) fn web_session(
+    c: &Connection,
+    hash: &[u8; 32],
+    idle_since: i64,
+) -> Result<Option<WebSession>, StoreError> {
+    let columns = USER_COLUMNS
+        .split(", ")
+        .map(|col| format!("u.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = c
+        .prepare_cached(&format!(
+            "SELECT {columns}, s.\"csrf\", s.\"last_seen_at\" FROM \"web_sessions\" s
+             JOIN \"users\" u ON u.\"id\" = s.\"user_id\" WHERE s.\"hash\" = ?1 AND s.\"last_seen_at\" >= ?2"
+        ))
+        .map_err(map_err)?
+        .query_row((&hash[..], idle_since), |r| {
+            Ok((user_row(r)?, r.get::<_, String>(7)?, r.get::<_, i64>(8)?))
+        })
+        .optional()
+        .map_err(map_err)?;
+    row.map(|(user, csrf, last_seen_at)| {
+        Ok(WebSession {
+            user: user_from(user)?,
+            csrf,
+            last_seen_at,
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn touch_web_session(
+    c: &mut Connection,
+    hash: &[u8; 32],
+    now: i64,
+    idle_since: i64,
+) -> Result<(), StoreError> {
+    let tx = c.transaction().map_err(map_err)?;
+    tx.execute(
+        "UPDATE \"web_sessions\" SET \"last_seen_at\" = ?2 WHERE \"hash\" = ?1",
+        (&hash[..], now),
+    )
+    .map_err(map_err)?;
+    // Sessions idle past expiry are forgotten as the others are used.
+    tx.execute(
+        "DELETE FROM \"web_sessions\" WHERE \"last_seen_at\" < ?1",
+        [idle_since],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(())
 }

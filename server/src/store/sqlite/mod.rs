@@ -13,9 +13,10 @@ use sync_core::Collection;
 use uuid::Uuid;
 
 use super::{
-    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, LoginState, PullPage,
-    PullQuery, PushTx, RecordPage, RecordQuery, RotateOutcome, Store, StoreError, StoredRecord,
-    Summary, SummaryQuery, UpdateUser, User, UserPage, UserPatch, UserQuery,
+    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
+    HistoryEntry, LoginState, ProgrammeRows, PullPage, PullQuery, PushTx, RecordPage, RecordQuery,
+    RotateOutcome, Store, StoreError, StoredRecord, Summary, SummaryQuery, UpdateUser, User,
+    UserPage, UserPatch, UserQuery, WebSession,
 };
 use crate::settings::Synchronous;
 
@@ -26,6 +27,7 @@ mod queries;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_accounts_centres.sql")),
+    (3, include_str!("migrations/0003_managers.sql")),
 ];
 
 /// The stored code of a collection.
@@ -159,12 +161,45 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     for (number, sql) in MIGRATIONS.iter().filter(|(n, _)| *n > current) {
         let tx = conn.transaction().map_err(map_err)?;
         tx.execute_batch(sql).map_err(map_err)?;
+        if *number == 3 {
+            backfill_manager_columns(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {number}"))
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         version = *number;
     }
     Ok(version)
+}
+
+/// Fills migration 3's new record columns from each record's merge state.
+fn backfill_manager_columns(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    use sync_core::{Field, Key, Value};
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT \"key\", \"state\" FROM \"records\"")
+        .map_err(map_err)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let mut update = tx
+        .prepare(
+            "UPDATE \"records\" SET \"outcome\" = ?2, \"duration_min\" = ?3 WHERE \"key\" = ?1",
+        )
+        .map_err(map_err)?;
+    for (key, bytes) in rows {
+        let state = sync_core::codec::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("record {key}: {e}")))?;
+        let outcome = state
+            .value(&Key::field(Field::Outcome))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let duration = state
+            .value(&Key::field(Field::DurationMin))
+            .and_then(Value::as_i64);
+        update.execute((key, outcome, duration)).map_err(map_err)?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -373,6 +408,68 @@ impl Store for SqliteStore {
 
     fn summary(&self, query: &SummaryQuery) -> Result<Summary, StoreError> {
         self.read(|c| queries::summary(c, query))
+    }
+
+    fn count_records(&self, query: &RecordQuery) -> Result<u64, StoreError> {
+        self.read(|c| queries::count_records(c, query))
+    }
+
+    fn record_history(
+        &self,
+        collection: Collection,
+        record_id: Uuid,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.read(|c| queries::record_history(c, collection, record_id))
+    }
+
+    fn list_devices(&self, centre: Option<&str>, since: i64) -> Result<Vec<DeviceRow>, StoreError> {
+        self.read(|c| accounts::list_devices(c, centre, since))
+    }
+
+    fn programme(&self, query: &SummaryQuery) -> Result<ProgrammeRows, StoreError> {
+        self.read(|c| queries::programme(c, query))
+    }
+
+    fn users_matching(&self, centre: Option<&str>, text: &str) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|c| accounts::users_matching(c, centre, text))
+    }
+
+    fn create_web_session(
+        &self,
+        hash: &[u8; 32],
+        user_id: Uuid,
+        csrf: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|c| accounts::create_web_session(c, hash, user_id, csrf, now))
+    }
+
+    fn web_session(
+        &self,
+        hash: &[u8; 32],
+        idle_since: i64,
+    ) -> Result<Option<WebSession>, StoreError> {
+        self.read(|c| accounts::web_session(c, hash, idle_since))
+    }
+
+    fn touch_web_session(
+        &self,
+        hash: &[u8; 32],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|c| accounts::touch_web_session(c, hash, now, idle_since))
+    }
+
+    fn end_web_session(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM \"web_sessions\" WHERE \"hash\" = ?1",
+                [&hash[..]],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
     }
 }
 

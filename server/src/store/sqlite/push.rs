@@ -2,7 +2,7 @@
 //! of a thousand changes prepares each one once.
 
 use rusqlite::{OptionalExtension, Transaction};
-use sync_core::{codec, Collection, RecordState};
+use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
@@ -22,7 +22,7 @@ impl<'a> SqlitePushTx<'a> {
 
 impl PushTx for SqlitePushTx<'_> {
     fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
-        let row: Option<(i64, Vec<u8>, i64)> = self
+        let row: Option<(i64, Option<Vec<u8>>, i64)> = self
             .tx
             .prepare_cached("SELECT \"key\", \"user_id\", \"acked_seq\" FROM \"devices\" WHERE \"device_id\" = ?1")
             .map_err(map_err)?
@@ -32,7 +32,7 @@ impl PushTx for SqlitePushTx<'_> {
         row.map(|(key, user, acked)| {
             Ok(Device {
                 key,
-                user_id: uuid_col(user)?,
+                user_id: user.map(uuid_col).transpose()?,
                 acked_seq: u64::try_from(acked).unwrap_or(0),
             })
         })
@@ -106,11 +106,40 @@ impl PushTx for SqlitePushTx<'_> {
             .map_err(map_err)
     }
 
+    fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError> {
+        let text: Option<Vec<u8>> = self
+            .tx
+            .prepare_cached("SELECT \"value\" FROM \"meta\" WHERE \"name\" = 'server_hlc'")
+            .map_err(map_err)?
+            .query_row([], |r| r.get(0))
+            .optional()
+            .map_err(map_err)?;
+        text.map(|bytes| {
+            std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.parse::<Hlc>().ok())
+                .ok_or_else(|| StoreError::Corrupt("the stored server clock is not an hlc".into()))
+        })
+        .transpose()
+    }
+
+    fn set_server_clock(&mut self, hlc: Hlc) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO \"meta\" (\"name\", \"value\") VALUES ('server_hlc', ?1)
+                 ON CONFLICT (\"name\") DO UPDATE SET \"value\" = excluded.\"value\"",
+            )
+            .map_err(map_err)?
+            .execute([hlc.to_string().into_bytes()])
+            .map_err(map_err)?;
+        Ok(())
+    }
+
     fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (\"change_id\") DO NOTHING",
+                "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\", \"record_id\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (\"change_id\") DO NOTHING",
             )
             .map_err(map_err)?
             .execute((
@@ -121,6 +150,7 @@ impl PushTx for SqlitePushTx<'_> {
                 change.centre_id,
                 change.volunteer_id,
                 change.body,
+                change.record_id.to_string(),
             ))
             .map_err(map_err)
             .map(|inserted| inserted == 1)
@@ -129,11 +159,11 @@ impl PushTx for SqlitePushTx<'_> {
     fn insert_rejection(&mut self, r: &NewRejection<'_>) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO \"rejections\" (\"device_key\", \"device_seq\", \"change_id\", \"code\", \"detail\", \"body\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO \"rejections\" (\"device_key\", \"device_seq\", \"change_id\", \"code\", \"detail\", \"body\", \"rejected_at\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(map_err)?
-            .execute((r.device_key, seq_col(r.device_seq), change_id_value(r.change_id), r.code, r.detail, r.body))
+            .execute((r.device_key, seq_col(r.device_seq), change_id_value(r.change_id), r.code, r.detail, r.body, r.at))
             .map_err(map_err)?;
         Ok(())
     }
@@ -144,15 +174,16 @@ impl PushTx for SqlitePushTx<'_> {
             .prepare_cached(
                 "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"volunteer_id\", \"village_code\",
                    \"started_on\", \"deleted\", \"conflicts\", \"version\", \"help_type\", \"people_helped\",
-                   \"beneficiaries\", \"state\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                   \"beneficiaries\", \"state\", \"outcome\", \"duration_min\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (\"collection\", \"record_id\") DO UPDATE SET
                    \"centre_id\" = excluded.\"centre_id\", \"volunteer_id\" = excluded.\"volunteer_id\",
                    \"village_code\" = excluded.\"village_code\", \"started_on\" = excluded.\"started_on\",
                    \"deleted\" = excluded.\"deleted\", \"conflicts\" = excluded.\"conflicts\",
                    \"version\" = excluded.\"version\", \"help_type\" = excluded.\"help_type\",
                    \"people_helped\" = excluded.\"people_helped\", \"beneficiaries\" = excluded.\"beneficiaries\",
-                   \"state\" = excluded.\"state\"",
+                   \"state\" = excluded.\"state\", \"outcome\" = excluded.\"outcome\",
+                   \"duration_min\" = excluded.\"duration_min\"",
             )
             .map_err(map_err)?
             .execute(rusqlite::params![
@@ -169,6 +200,8 @@ impl PushTx for SqlitePushTx<'_> {
                 r.people_helped,
                 r.beneficiaries,
                 state,
+                r.outcome,
+                r.duration_min,
             ])
             .map_err(map_err)?;
         Ok(())

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    PullPage, PullQuery, ReadScope, RecordPage, RecordQuery, StoreError, StoredRecord, Summary,
-    SummaryQuery,
+    HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage, RecordQuery,
+    StoreError, StoredRecord, Summary, SummaryQuery, VolunteerFigures, WeekFigures,
 };
 
 /// Appends the scope's condition on the `centre_id`, `collection` and
@@ -101,15 +101,9 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
     })
 }
 
-pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
-    let mut sql = String::from(
-        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
-    );
-    let mut params = vec![
-        Sql::Integer(collection_code(q.collection)),
-        Sql::Integer(q.after_key),
-    ];
-    scope_filter(&q.scope, &mut sql, &mut params);
+/// The `WHERE` conditions of a records query (after `key > ?` for paging).
+fn record_filter(q: &RecordQuery, sql: &mut String, params: &mut Vec<Sql>) {
+    scope_filter(&q.scope, sql, params);
     let mut text_filter = |column: &str, op: &str, value: &Option<String>| {
         if let Some(v) = value {
             sql.push_str(&format!(" AND \"{column}\" {op} ?"));
@@ -120,12 +114,51 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
     text_filter("village_code", "=", &q.village_code);
     text_filter("started_on", ">=", &q.from);
     text_filter("started_on", "<=", &q.to);
+    text_filter("help_type", "=", &q.help_type);
+    text_filter("outcome", "=", &q.outcome);
+    if let Some(ids) = &q.volunteer_ids {
+        if ids.is_empty() {
+            sql.push_str(" AND 0");
+        } else {
+            sql.push_str(" AND \"volunteer_id\" IN (");
+            for (i, id) in ids.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                params.push(Sql::Text(id.to_string()));
+            }
+            sql.push(')');
+        }
+    }
     if q.conflicts_only {
         sql.push_str(" AND \"conflicts\" > 0");
     }
     if q.exclude_deleted {
         sql.push_str(" AND \"deleted\" = 0");
     }
+    if q.only_deleted {
+        sql.push_str(" AND \"deleted\" = 1");
+    }
+}
+
+pub(super) fn count_records(c: &Connection, q: &RecordQuery) -> Result<u64, StoreError> {
+    let mut sql = String::from("SELECT count(*) FROM \"records\" WHERE \"collection\" = ?");
+    let mut params = vec![Sql::Integer(collection_code(q.collection))];
+    record_filter(q, &mut sql, &mut params);
+    c.prepare_cached(&sql)
+        .map_err(map_err)?
+        .query_row(params_from_iter(params), |r| r.get::<_, i64>(0))
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .map_err(map_err)
+}
+
+pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
+    let mut sql = String::from(
+        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
+    );
+    let mut params = vec![
+        Sql::Integer(collection_code(q.collection)),
+        Sql::Integer(q.after_key),
+    ];
+    record_filter(q, &mut sql, &mut params);
     let (rows, has_more) = page(c, sql, params, "key", q.limit, |r| {
         Ok((
             r.get::<_, i64>(0)?,
@@ -268,4 +301,122 @@ pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, Store
         .map(|n| u64::try_from(n).unwrap_or(0))
         .map_err(map_err)?;
     Ok(summary)
+}
+
+pub(super) fn record_history(
+    c: &Connection,
+    collection: Collection,
+    id: Uuid,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT c.\"seq\", d.\"device_id\", c.\"body\" FROM \"changes\" c
+             JOIN \"devices\" d ON d.\"key\" = c.\"device_key\"
+             WHERE c.\"record_id\" = ?1 AND c.\"collection\" = ?2 ORDER BY c.\"seq\"",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map((id.to_string(), collection_code(collection)), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(map_err)?;
+    rows.map(|row| {
+        let (seq, device, body) = row.map_err(map_err)?;
+        Ok(HistoryEntry {
+            seq,
+            device_id: uuid_col(device)?,
+            body,
+        })
+    })
+    .collect()
+}
+
+pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRows, StoreError> {
+    let tx = c.unchecked_transaction().map_err(map_err)?;
+    let mut filter = String::from(" WHERE \"collection\" = ? AND \"deleted\" = 0");
+    let mut params = vec![Sql::Integer(collection_code(Collection::Sessions))];
+    for (column, op, value) in [
+        ("centre_id", "=", &q.centre_id),
+        ("volunteer_id", "=", &q.volunteer_id),
+        ("started_on", ">=", &q.from),
+        ("started_on", "<=", &q.to),
+    ] {
+        if let Some(v) = value {
+            filter.push_str(&format!(" AND \"{column}\" {op} ?"));
+            params.push(Sql::Text(v.clone()));
+        }
+    }
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let mut volunteers: Vec<VolunteerFigures> = tx
+        .prepare_cached(&format!(
+            "SELECT \"volunteer_id\", count(*), coalesce(sum(\"people_helped\"), 0), coalesce(sum(\"duration_min\"), 0)
+             FROM \"records\"{filter} GROUP BY \"volunteer_id\" ORDER BY \"volunteer_id\""
+        ))
+        .map_err(map_err)?
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok(VolunteerFigures {
+                volunteer_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                sessions: n(r.get(1)?),
+                people_helped: n(r.get(2)?),
+                unique_beneficiaries: 0,
+                minutes: n(r.get(3)?),
+            })
+        })
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    let mut per_volunteer = tx
+        .prepare_cached(&format!(
+            "SELECT \"records\".\"volunteer_id\", count(DISTINCT j.\"value\")
+             FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter} GROUP BY \"records\".\"volunteer_id\""
+        ))
+        .map_err(map_err)?;
+    let unique = per_volunteer
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                n(r.get(1)?),
+            ))
+        })
+        .map_err(map_err)?;
+    for row in unique {
+        let (volunteer, count) = row.map_err(map_err)?;
+        if let Some(v) = volunteers.iter_mut().find(|v| v.volunteer_id == volunteer) {
+            v.unique_beneficiaries = count;
+        }
+    }
+    let unique_beneficiaries = tx
+        .prepare_cached(&format!(
+            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter}"
+        ))
+        .map_err(map_err)?
+        .query_row(params_from_iter(params.iter()), |r| r.get::<_, i64>(0))
+        .map(n)
+        .map_err(map_err)?;
+    // The Monday on or before each session's local date names its week.
+    let weeks = tx
+        .prepare_cached(&format!(
+            "SELECT date(\"started_on\", '-6 days', 'weekday 1') AS \"monday\", count(*), coalesce(sum(\"people_helped\"), 0)
+             FROM \"records\"{filter} AND \"started_on\" IS NOT NULL GROUP BY \"monday\" ORDER BY \"monday\""
+        ))
+        .map_err(map_err)?
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok(WeekFigures {
+                monday: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                sessions: n(r.get(1)?),
+                people_helped: n(r.get(2)?),
+            })
+        })
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)?;
+    Ok(ProgrammeRows {
+        volunteers,
+        weeks,
+        unique_beneficiaries,
+    })
 }
