@@ -81,6 +81,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// When set, `/metrics` is served only on this address (`ASA_METRICS_BIND`).
     pub metrics_bind: Option<String>,
+    /// A console session ends after this long without a request.
+    pub console_idle_secs: u64,
 }
 
 impl Default for Settings {
@@ -106,6 +108,7 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             metrics_bind: None,
+            console_idle_secs: 30 * 60,
         }
     }
 }
@@ -205,6 +208,9 @@ impl Settings {
         if self.login_window_secs == 0 {
             return invalid("login_window_secs", "must be at least 1");
         }
+        if self.console_idle_secs == 0 {
+            return invalid("console_idle_secs", "must be at least 1");
+        }
         Ok(())
     }
 
@@ -229,6 +235,7 @@ impl Settings {
             "reader_connections" => self.reader_connections = num(value)?,
             "workers" => self.workers = num(value)?,
             "shutdown_timeout_secs" => self.shutdown_timeout_secs = num(value)?,
+            "console_idle_secs" => self.console_idle_secs = num(value)?,
             "trusted_proxies" => {
                 self.trusted_proxies = value
                     .split(',')

@@ -37,6 +37,22 @@ pub async fn login(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = read_json(&req, payload, AUTH_BODY_LIMIT).await?;
+    let address = client_address(&req, &state.settings.trusted_proxies);
+    let user = check_password(&state, &address, &body.username, &body.password).await?;
+    let now = state.now_secs();
+    let tokens = blocking(move || finish_login(&state, body, user, now)).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Checks a username and password under the login throttle (shared by the
+/// API's login and the console's): the user, or why not. A disabled
+/// account with the right password is `account_disabled`.
+pub(crate) async fn check_password(
+    state: &web::Data<AppState>,
+    address: &str,
+    username: &str,
+    password_text: &str,
+) -> Result<User, ApiError> {
     let settings = &state.settings;
     let now = state.now_secs();
     let window = i64::try_from(settings.login_window_secs).unwrap_or(i64::MAX / 2);
@@ -45,21 +61,20 @@ pub async fn login(
         address_failures: settings.login_address_max_failures,
         window_secs: window,
     };
-    let address = client_address(&req, &settings.trusted_proxies);
-    let counted: String = body.username.chars().take(MAX_COUNTED_USERNAME).collect();
+    let counted: String = username.chars().take(MAX_COUNTED_USERNAME).collect();
     let store = state.store.clone();
-    let (username, addr) = (counted.clone(), address.clone());
-    let username_for_lookup = body.username.clone();
+    let (name, addr) = (counted.clone(), address.to_owned());
+    let lookup = username.to_owned();
     let (reservation, user) = blocking(move || {
         let reservation = store.reserve_login(
-            &username,
+            &name,
             &addr,
             now,
             now.saturating_sub(window),
             &|counts| throttle::judge(&policy, counts, now),
         )?;
         let user = match reservation {
-            Ok(_) => store.user_by_name(&username_for_lookup)?,
+            Ok(_) => store.user_by_name(&lookup)?,
             Err(_) => None,
         };
         Ok((reservation, user))
@@ -85,29 +100,15 @@ pub async fn login(
     );
     let verified = state
         .hasher
-        .verify(body.password.clone(), stored)
+        .verify(password_text.to_owned(), stored)
         .await
         .map_err(ApiError::internal)?;
-    let tokens = blocking(move || {
-        let user = user.filter(|_| verified);
-        state.store.finish_login(attempt, user.is_some())?;
-        finish_login(&state, body, user, &address, now)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(tokens))
-}
-
-/// For the right password: refuses a disabled account, binds the device and
-/// issues the tokens.
-fn finish_login(
-    state: &AppState,
-    body: LoginRequest,
-    user: Option<User>,
-    address: &str,
-    now: i64,
-) -> Result<TokenResponse, ApiError> {
+    let user = user.filter(|_| verified);
+    let store = state.store.clone();
+    let succeeded = user.is_some();
+    blocking(move || Ok(store.finish_login(attempt, succeeded)?)).await?;
     let Some(user) = user else {
-        tracing::warn!(target: "audit", username = %body.username, address, "refused: wrong credentials");
+        tracing::warn!(target: "audit", username = %counted, address, "refused: wrong credentials");
         return Err(ApiError::unauthorized(
             ProblemCode::InvalidCredentials,
             "wrong username or password",
@@ -120,6 +121,16 @@ fn finish_login(
             detail: "this account is disabled; ask your centre's manager".into(),
         });
     }
+    Ok(user)
+}
+
+/// For the right password: binds the device and issues the tokens.
+fn finish_login(
+    state: &AppState,
+    body: LoginRequest,
+    user: User,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
     // A manager of the owner's centre, or an admin, may take over a phone
     // bound to someone else: a disabled volunteer's outbox then reaches the
     // server, and the device's sequence continues.

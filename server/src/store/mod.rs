@@ -363,6 +363,7 @@ pub struct HistoryEntry {
 pub struct DeviceRow {
     pub device_id: Uuid,
     pub user: User,
+    pub bound_at: Option<i64>,
     pub last_seen_at: Option<i64>,
     pub last_push_at: Option<i64>,
     pub acked_seq: u64,

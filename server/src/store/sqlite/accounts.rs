@@ -692,7 +692,8 @@ pub(super) fn list_devices(
     let mut stmt = c
         .prepare_cached(&format!(
             "SELECT {columns}, d.\"device_id\", d.\"last_seen_at\", d.\"last_push_at\", d.\"acked_seq\", d.\"clock_offset_ms\",
-               (SELECT count(*) FROM \"rejections\" r WHERE r.\"device_key\" = d.\"key\" AND r.\"rejected_at\" >= ?2)
+               (SELECT count(*) FROM \"rejections\" r WHERE r.\"device_key\" = d.\"key\" AND r.\"rejected_at\" >= ?2),
+               d.\"bound_at\"
              FROM \"devices\" d JOIN \"users\" u ON u.\"id\" = d.\"user_id\"
              WHERE ?1 IS NULL OR u.\"centre_id\" = ?1
              ORDER BY lower(u.\"display_name\"), d.\"key\""
@@ -708,15 +709,17 @@ pub(super) fn list_devices(
                 r.get::<_, i64>(10)?,
                 r.get::<_, i64>(11)?,
                 r.get::<_, i64>(12)?,
+                r.get::<_, Option<i64>>(13)?,
             ))
         })
         .map_err(map_err)?;
     rows.map(|row| {
-        let (user, device, last_seen_at, last_push_at, acked, offset, rejections) =
+        let (user, device, last_seen_at, last_push_at, acked, offset, rejections, bound_at) =
             row.map_err(map_err)?;
         Ok(DeviceRow {
             device_id: uuid_col(device)?,
             user: user_from(user)?,
+            bound_at,
             last_seen_at,
             last_push_at,
             acked_seq: u64::try_from(acked).unwrap_or(0),
