@@ -297,6 +297,7 @@ mod tests {
     #[test]
     fn each_key_has_a_form_with_every_value_its_heads_and_csrf() {
         let html = conflicts(&context(), &page()).into_string();
+        sample("conflicts-th", &html);
         assert_eq!(check_forms(&html, CSRF), 1 + 3);
         check_accessible(&html);
         assert!(html.contains("บันทึกการช่วยเหลือของ สมชาย ใจดี"));
@@ -341,6 +342,7 @@ mod tests {
         key.heads
             .push("1796094180000-0000-6f1c0b2e-8d1e-4c55-9a37-2f3d1c9e0a11".into());
         let html = conflicts(&context(), &p).into_string();
+        sample("conflicts-th-changed", &html);
         assert!(html.contains(r#"role="alert" id="r0k0-value-error""#));
         assert!(html.contains("มีการแก้ไขใหม่เข้ามาระหว่างที่คุณกำลังตรวจสอบ"));
         assert!(html.contains("ค่าใหม่ &lt;b&gt;ของผู้จัดการ&lt;/b&gt;</textarea>"));
@@ -354,6 +356,7 @@ mod tests {
     #[test]
     fn none_left() {
         let html = conflicts(&english(), &ConflictsPage::default()).into_string();
+        sample("conflicts-en-none", &html);
         assert!(html.contains("No conflicts to review."));
         assert_eq!(check_forms(&html, CSRF), 1);
     }

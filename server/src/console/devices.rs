@@ -74,8 +74,8 @@ fn when(lang: super::Lang, at: Option<i64>, now: i64) -> Markup {
     }
 }
 
-/// The devices page. Each row's unbind form posts `csrf` and `confirm` (the
-/// device's short id, typed) to [`urls::unbind_device`].
+/// The devices page. Each device's unbind form posts `csrf` and `confirm`
+/// (the device's short id, typed) to [`urls::unbind_device`].
 pub fn devices(ctx: &PageContext, page: &DevicesPage) -> Markup {
     let lang = ctx.lang;
     let title = lang.t(Text::DevicesTitle);
@@ -104,11 +104,9 @@ pub fn devices(ctx: &PageContext, page: &DevicesPage) -> Markup {
                         @for (i, d) in page.rows.iter().enumerate() {
                             @let skewed = d.skewed();
                             @let stale = d.stale(page.now);
-                            @let short = short_id(&d.device_id);
-                            @let confirm_id = format!("unbind-{i}");
                             tr class=[layout::classes(&[("is-skewed", skewed), ("is-stale", stale)])] {
                                 th scope="row" { (d.volunteer_name) }
-                                td { code title=(d.device_id) { (short) } }
+                                td { code title=(d.device_id) { (short_id(&d.device_id)) } }
                                 td {
                                     @if skewed { span.flag.flag-skewed { (lang.t(Text::FlagSkewed)) } " " }
                                     @if stale { span.flag.flag-stale { (lang.t(Text::FlagStale)) } }
@@ -125,20 +123,9 @@ pub fn devices(ctx: &PageContext, page: &DevicesPage) -> Markup {
                                     }
                                 }
                                 td {
-                                    details.row-actions open[d.error.is_some()] {
-                                        summary { (i18n::action_for(lang.t(Text::Unbind), &d.volunteer_name)) }
-                                        (layout::post_form(&urls::unbind_device(&d.device_id), &ctx.csrf, "stack danger", html! {
-                                            p.warning id={ (confirm_id) "-hint" } { (lang.t(Text::UnbindWarning)) }
-                                            div.field {
-                                                label for=(confirm_id) { (i18n::unbind_confirm_label(lang, &short)) }
-                                                input id=(confirm_id) type="text" name="confirm" required
-                                                    autocomplete="off" autocapitalize="none" spellcheck="false"
-                                                    aria-invalid=[d.error.is_some().then_some("true")]
-                                                    aria-describedby=(layout::described_by(&confirm_id, true, d.error.is_some()).unwrap_or_default());
-                                                (layout::field_error(lang, &confirm_id, d.error.as_deref()))
-                                            }
-                                            button.danger type="submit" { (lang.t(Text::Unbind)) }
-                                        }))
+                                    a href={ "#unbind-" (i) } {
+                                        (lang.t(Text::Unbind))
+                                        span.sr-only { ": " (d.volunteer_name) " " (short_id(&d.device_id)) }
                                     }
                                 }
                             }
@@ -146,9 +133,42 @@ pub fn devices(ctx: &PageContext, page: &DevicesPage) -> Markup {
                     }
                 }
             }))
+            section.manage aria-labelledby="unbind-h" {
+                h2 #unbind-h { (lang.t(Text::Unbind)) }
+                p.warning #unbind-warning { (lang.t(Text::UnbindWarning)) }
+                @for (i, d) in page.rows.iter().enumerate() {
+                    (unbind_card(ctx, i, d))
+                }
+            }
         }
     };
     layout::page(ctx, Some(NavItem::Devices), title, content)
+}
+
+fn unbind_card(ctx: &PageContext, i: usize, d: &DeviceRow) -> Markup {
+    let lang = ctx.lang;
+    let short = short_id(&d.device_id);
+    let confirm_id = format!("unbind-{i}-confirm");
+    let error = d.error.is_some();
+    let described = match layout::described_by(&confirm_id, false, error) {
+        Some(e) => format!("unbind-warning {e}"),
+        None => "unbind-warning".to_owned(),
+    };
+    html! {
+        details.card.manage-card id={ "unbind-" (i) } open[error] {
+            summary { h3 { (d.volunteer_name) " · " code { (short) } } }
+            (layout::post_form(&urls::unbind_device(&d.device_id), &ctx.csrf, "stack", html! {
+                div.field {
+                    label for=(confirm_id) { (i18n::unbind_confirm_label(lang, &short)) }
+                    input id=(confirm_id) type="text" name="confirm" required
+                        autocomplete="off" autocapitalize="none" spellcheck="false"
+                        aria-invalid=[error.then_some("true")] aria-describedby=(described);
+                    (layout::field_error(lang, &confirm_id, d.error.as_deref()))
+                }
+                button.danger type="submit" { (lang.t(Text::Unbind)) }
+            }))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -237,14 +257,16 @@ mod tests {
         let mut p = page();
         p.rows[1].error = Some("confirm_mismatch".into());
         let html = devices(&context(), &p).into_string();
+        sample("devices-th", &html);
         assert_eq!(check_forms(&html, CSRF), 1 + 4);
         assert!(html.contains(r#"action="/devices/6f1c0b2e-8d1e-4c55-9a37-2f3d1c9e0a11/unbind""#));
         assert!(html.contains("พิมพ์รหัสอุปกรณ์ 1c9e0a11 เพื่อยืนยัน"));
         assert!(html.contains(r#"name="confirm" required"#));
         assert!(html.contains("เครื่องนี้จะออกจากระบบทันที"));
-        assert!(html.contains(r#"<details class="row-actions" open>"#));
+        assert!(html.contains(r#"<details class="card manage-card" id="unbind-1" open>"#));
+        assert!(html.contains(r##"<a href="#unbind-1">"##));
         assert!(html.contains("รหัสที่พิมพ์ไม่ตรงกับรหัสอุปกรณ์"));
-        assert!(html.contains(r#"aria-describedby="unbind-1-hint unbind-1-error""#));
+        assert!(html.contains(r#"aria-describedby="unbind-warning unbind-1-confirm-error""#));
         check_accessible(&html);
     }
 
@@ -269,6 +291,7 @@ mod tests {
     #[test]
     fn english_and_empty() {
         let html = devices(&english(), &page()).into_string();
+        sample("devices-en", &html);
         assert!(html.contains("+3 d 2 h"));
         assert!(html.contains("Clock is off"));
         let empty = devices(&english(), &DevicesPage::default()).into_string();

@@ -51,6 +51,7 @@ mod tests {
             },
         )
         .into_string();
+        sample("error-404-th", &html);
         assert!(html.contains("<h1>ไม่พบหน้าที่ต้องการ</h1>"));
         assert!(html.contains("<code>not_found</code>"));
         assert!(html.contains("<nav"));
@@ -74,6 +75,7 @@ mod tests {
             },
         )
         .into_string();
+        sample("error-503-signed-out", &html);
         assert!(html.contains("<h1>ระบบขัดข้องชั่วคราว</h1>"));
         assert!(!html.contains("<nav"));
         check_accessible(&html);

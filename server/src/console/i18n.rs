@@ -242,6 +242,7 @@ texts! {
     DisableWarning => "ผู้ใช้จะออกจากระบบทุกเครื่องทันที ข้อมูลที่ยังไม่ได้ส่งจะไม่สูญหาย", "The user is signed out on every device at once. Nothing unsynced is lost.";
     ResetPassword => "ตั้งรหัสผ่านใหม่", "Reset password";
     NewPassword => "รหัสผ่านใหม่ (อย่างน้อย 8 ตัวอักษร)", "New password (at least 8 characters)";
+    ManageAccounts => "จัดการบัญชีผู้ใช้", "Manage accounts";
     Rename => "เปลี่ยนชื่อที่แสดง", "Change display name";
     NewDisplayName => "ชื่อที่แสดงใหม่", "New display name";
     CreateVolunteer => "เพิ่มอาสาสมัคร", "Add a volunteer";

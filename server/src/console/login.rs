@@ -114,6 +114,7 @@ mod tests {
         p.error = Some("invalid_credentials".into());
         p.next = Some("/conflicts".into());
         let html = login(&p).into_string();
+        sample("login-th-error", &html);
         assert!(html.contains(r#"role="alert""#));
         assert!(html.contains("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"));
         assert!(html.contains(r#"value="somsri""#));
@@ -129,6 +130,7 @@ mod tests {
         p.flash = Some(Flash::Success(Notice::SignedOut));
         p.error = Some("too_many_requests".into());
         let html = login(&p).into_string();
+        sample("login-en", &html);
         assert!(html.contains("<html lang=\"en\">"));
         assert!(html.contains("You are signed out."));
         assert!(html.contains("Too many attempts"));

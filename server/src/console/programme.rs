@@ -371,6 +371,7 @@ mod tests {
     #[test]
     fn totals_and_charts_with_their_tables() {
         let html = programme(&context(), &page()).into_string();
+        sample("programme-th", &html);
         assert!(html.contains("<dd>1,234</dd>"));
         assert!(html.contains("<dd>2,345</dd>"));
         assert!(html.contains("<dd>870</dd>"));
@@ -397,6 +398,7 @@ mod tests {
     fn an_empty_period_has_no_charts_and_no_division_by_zero() {
         let p = ProgrammePage::default();
         let html = programme(&context(), &p).into_string();
+        sample("programme-th-empty", &html);
         assert_eq!(html.matches("ยังไม่มีข้อมูลในช่วงเวลานี้").count(), 4);
         assert!(!html.contains("<svg"));
         assert!(html.contains("<dd>0.0</dd>"));
@@ -410,6 +412,7 @@ mod tests {
         p.volunteers[0].name = r#"<script>alert(1)</script>"#.into();
         p.villages[0].village_code = r#""><img src=x onerror=alert(1)>"#.into();
         let html = programme(&english(), &p).into_string();
+        sample("programme-en", &html);
         assert!(!html.contains("<script"));
         assert!(!html.contains("<img"));
         assert!(html.contains("Volunteers against the target"));

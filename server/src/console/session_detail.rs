@@ -143,7 +143,7 @@ pub fn session_detail(ctx: &PageContext, s: &SessionDetail) -> Markup {
                 }
             }
         }
-        section aria-labelledby="history" {
+        section {
             h2 #history { (lang.t(Text::HistoryHeading)) }
             @if s.history.is_empty() {
                 p { (lang.t(Text::NoHistory)) }
@@ -273,6 +273,7 @@ mod tests {
     #[test]
     fn beneficiaries_conflicts_and_history() {
         let html = session_detail(&context(), &detail()).into_string();
+        sample("session-th", &html);
         assert!(html.contains(
             r#"<a href="/beneficiaries/0190c1a2-0000-7000-8000-0000000000b1">นางมาลี ใจดี</a>"#
         ));
@@ -301,6 +302,7 @@ mod tests {
         });
         d.history[0].author_name = XSS.into();
         let html = session_detail(&context(), &d).into_string();
+        sample("session-th-xss", &html);
         assert!(!html.contains("<script"));
         assert!(!html.contains("<img"));
         assert!(!html.contains("onerror=alert(1)>"));
@@ -319,6 +321,7 @@ mod tests {
         d.history.clear();
         d.notes = None;
         let html = session_detail(&english(), &d).into_string();
+        sample("session-en", &html);
         assert!(html.contains(r#"<span class="flag flag-deleted">Deleted</span>"#));
         assert!(html.contains("No linked beneficiaries."));
         assert!(html.contains("No changes recorded."));

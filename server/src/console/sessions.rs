@@ -334,6 +334,7 @@ mod tests {
     #[test]
     fn the_table_links_rows_and_marks_conflicts_and_deletions() {
         let html = sessions(&context(), &page()).into_string();
+        sample("sessions-th", &html);
         assert!(html.contains("รายการที่ 1–50 จาก 1,234"));
         assert!(html.contains(r#"href="/sessions/0190c1a2-0000-7000-8000-000000000001""#));
         assert!(html.contains(
@@ -383,6 +384,7 @@ mod tests {
         p.first = 51;
         p.prev_href = Some("/sessions?page=1".into());
         let html = sessions(&english(), &p).into_string();
+        sample("sessions-en", &html);
         assert!(html.contains("Showing 51–100 of 1,234"));
         assert!(html.contains("Welfare rights"));
         assert!(html.contains("28 Nov 2026, 09:30"));

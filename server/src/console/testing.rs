@@ -181,3 +181,19 @@ pub fn check_accessible(html: &str) {
     assert_eq!(html.matches("<main").count(), 1, "one main");
     assert_eq!(html.matches("<h1").count(), 1, "one h1");
 }
+
+/// With `ASA_CONSOLE_SAMPLES=<dir>` set, writes a rendered page to
+/// `<dir>/<name>.html` (and the stylesheet beside it, at the path the pages
+/// link), for looking at in a browser or running axe-core on.
+pub fn sample(name: &str, html: &str) {
+    let Some(dir) = std::env::var_os("ASA_CONSOLE_SAMPLES") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let css = dir.join("console");
+    std::fs::create_dir_all(&css).expect("sample directory");
+    std::fs::write(css.join("console.css"), super::CSS).expect("write css");
+    // Relative links, so the files open from disk.
+    let html = html.replace("href=\"/console/", "href=\"console/");
+    std::fs::write(dir.join(format!("{name}.html")), html).expect("write sample");
+}

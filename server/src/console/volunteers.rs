@@ -81,50 +81,57 @@ fn field(lang: Lang, f: Field<'_>) -> Markup {
     }
 }
 
-fn row_forms(ctx: &PageContext, i: usize, u: &VolunteerRow) -> Markup {
+fn user_card(ctx: &PageContext, i: usize, u: &VolunteerRow) -> Markup {
     let lang = ctx.lang;
     let open = u.status_error.is_some() || u.password_error.is_some() || u.rename_error.is_some();
     html! {
-        details.row-actions open[open] {
-            summary { (i18n::action_for(lang.t(Text::Manage), &u.display_name)) }
-            @if !u.is_self {
-                @let (action, text) = if u.disabled { ("enable", Text::Enable) } else { ("disable", Text::Disable) };
-                (layout::post_form(&urls::volunteer_action(&u.user_id, action), &ctx.csrf, "stack", html! {
-                    @if !u.disabled {
-                        p.warning { (lang.t(Text::DisableWarning)) }
-                    }
-                    @if let Some(code) = &u.status_error {
-                        div.flash.err role="alert" { (layout::error_text(lang, code)) }
-                    }
-                    button class=[layout::classes(&[("danger", !u.disabled)])] type="submit" { (lang.t(text)) }
+        details.card.manage-card id={ "user-" (i) } open[open] {
+            summary {
+                h3 {
+                    (u.display_name) " " span.meta { "(" (u.username) ")" }
+                    @if u.is_self { " " span.meta { (lang.t(Text::You)) } }
+                }
+            }
+            div.forms {
+                @if !u.is_self {
+                    @let (action, text) = if u.disabled { ("enable", Text::Enable) } else { ("disable", Text::Disable) };
+                    (layout::post_form(&urls::volunteer_action(&u.user_id, action), &ctx.csrf, "stack", html! {
+                        @if !u.disabled {
+                            p.warning { (lang.t(Text::DisableWarning)) }
+                        }
+                        @if let Some(code) = &u.status_error {
+                            div.flash.err role="alert" { (layout::error_text(lang, code)) }
+                        }
+                        button class=[layout::classes(&[("danger", !u.disabled)])] type="submit" { (lang.t(text)) }
+                    }))
+                }
+                (layout::post_form(&urls::volunteer_action(&u.user_id, "password"), &ctx.csrf, "stack", html! {
+                    (field(lang, Field {
+                        id: format!("u{i}-password"),
+                        name: "password",
+                        kind: "password",
+                        label: lang.t(Text::NewPassword),
+                        hint: None,
+                        value: None,
+                        error: u.password_error.as_deref(),
+                        autocomplete: "new-password",
+                    }))
+                    button type="submit" { (lang.t(Text::ResetPassword)) }
+                }))
+                (layout::post_form(&urls::volunteer_action(&u.user_id, "rename"), &ctx.csrf, "stack", html! {
+                    (field(lang, Field {
+                        id: format!("u{i}-name"),
+                        name: "display_name",
+                        kind: "text",
+                        label: lang.t(Text::NewDisplayName),
+                        hint: None,
+                        value: Some(u.rename_value.as_deref().unwrap_or(&u.display_name)),
+                        error: u.rename_error.as_deref(),
+                        autocomplete: "off",
+                    }))
+                    button type="submit" { (lang.t(Text::Rename)) }
                 }))
             }
-            (layout::post_form(&urls::volunteer_action(&u.user_id, "password"), &ctx.csrf, "stack", html! {
-                (field(lang, Field {
-                    id: format!("u{i}-password"),
-                    name: "password",
-                    kind: "password",
-                    label: lang.t(Text::NewPassword),
-                    hint: None,
-                    value: None,
-                    error: u.password_error.as_deref(),
-                    autocomplete: "new-password",
-                }))
-                button type="submit" { (lang.t(Text::ResetPassword)) }
-            }))
-            (layout::post_form(&urls::volunteer_action(&u.user_id, "rename"), &ctx.csrf, "stack", html! {
-                (field(lang, Field {
-                    id: format!("u{i}-name"),
-                    name: "display_name",
-                    kind: "text",
-                    label: lang.t(Text::NewDisplayName),
-                    hint: None,
-                    value: Some(u.rename_value.as_deref().unwrap_or(&u.display_name)),
-                    error: u.rename_error.as_deref(),
-                    autocomplete: "off",
-                }))
-                button type="submit" { (lang.t(Text::Rename)) }
-            }))
         }
     }
 }
@@ -177,12 +184,25 @@ pub fn volunteers(ctx: &PageContext, page: &VolunteersPage) -> Markup {
                                     }
                                 }
                                 td.num { (i18n::number(u.devices)) }
-                                td { (row_forms(ctx, i, u)) }
+                                td {
+                                    a href={ "#user-" (i) } {
+                                        (lang.t(Text::Manage))
+                                        span.sr-only { ": " (u.display_name) }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }))
+        }
+        @if !page.rows.is_empty() {
+            section.manage aria-labelledby="manage-h" {
+                h2 #manage-h { (lang.t(Text::ManageAccounts)) }
+                @for (i, u) in page.rows.iter().enumerate() {
+                    (user_card(ctx, i, u))
+                }
+            }
         }
         section.card aria-labelledby="create-heading" {
             details.create open[create_open] {
@@ -265,6 +285,7 @@ mod tests {
     #[test]
     fn the_table_and_its_forms() {
         let html = volunteers(&context(), &page()).into_string();
+        sample("volunteers-th", &html);
         assert!(html.contains("สมชาย ใจดี"));
         assert!(html.contains("<code>somchai</code>"));
         assert!(html.contains("ผู้จัดการศูนย์"));
@@ -307,6 +328,7 @@ mod tests {
         p.rows[1].rename_value = Some("  ".into());
         p.rows[1].password_error = Some("weak_password".into());
         let html = volunteers(&context(), &p).into_string();
+        sample("volunteers-th-errors", &html);
         assert!(html.contains(r#"value="Somchai!""#));
         assert!(html.contains(r#"aria-describedby="new-username-hint new-username-error""#));
         assert!(html.contains(r#"<p class="field-error" id="new-username-error">ชื่อผู้ใช้ต้องยาว"#));
@@ -314,7 +336,8 @@ mod tests {
         assert!(html.contains(r#"id="u1-password-error""#));
         assert!(html.contains(r#"id="u1-name" type="text" name="display_name" value="  ""#));
         assert!(html.contains(r#"<details class="create" open>"#));
-        assert!(html.contains(r#"<details class="row-actions" open>"#));
+        assert!(html.contains(r#"<details class="card manage-card" id="user-1" open>"#));
+        assert!(html.contains(r##"<a href="#user-1">"##));
         assert!(html.contains(r#"aria-invalid="true""#));
         check_accessible(&html); // also: no password input has a value
     }
@@ -322,6 +345,7 @@ mod tests {
     #[test]
     fn in_english() {
         let html = volunteers(&english(), &page()).into_string();
+        sample("volunteers-en", &html);
         assert!(html.contains("Add a volunteer"));
         assert!(html.contains("Centre manager"));
         assert!(html.contains(">Enable</button>"));
