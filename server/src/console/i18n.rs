@@ -89,12 +89,10 @@ texts! {
     NavProgramme => "ภาพรวมโครงการ", "Programme";
     ConflictsWaiting => "รายการรอตรวจสอบ", "waiting for review";
     SignedInAs => "ผู้ใช้งาน", "Signed in as";
-    Centre => "ศูนย์", "Centre";
     AllCentres => "ทุกศูนย์", "All centres";
     SignOut => "ออกจากระบบ", "Sign out";
     LanguageMenu => "เปลี่ยนภาษา", "Change language";
     LanguageName => "ภาษาไทย", "English";
-    Notice => "แจ้งเตือน", "Notice";
     RoleVolunteer => "อาสาสมัคร", "Volunteer";
     RoleManager => "ผู้จัดการศูนย์", "Centre manager";
     RoleAdmin => "ผู้ดูแลระบบ", "Administrator";
@@ -102,10 +100,8 @@ texts! {
     No => "ไม่ใช่", "No";
     NotGiven => "(ไม่ระบุ)", "(not given)";
     Never => "ยังไม่เคย", "Never";
-    Save => "บันทึก", "Save";
     Show => "แสดงผล", "Show";
     Manage => "จัดการ", "Manage";
-    TimeSuffix => " น.", "";
 
     // Success notices after a form.
     NoticeSaved => "บันทึกเรียบร้อยแล้ว", "Saved.";
@@ -152,7 +148,7 @@ texts! {
     ColVillage => "หมู่บ้าน", "Village";
     ColHelpType => "ประเภทการช่วยเหลือ", "Type of help";
     ColDuration => "ระยะเวลา", "Duration";
-    ColPeople => "ผู้รับบริการ (คน)", "People helped";
+    ColPeople => "ผู้ได้รับความช่วยเหลือ (คน)", "People helped";
     ColOutcome => "ผลการช่วยเหลือ", "Outcome";
     ColStatus => "สถานะ", "Status";
     MarkConflict => "ข้อมูลขัดแย้ง", "Conflict";
@@ -168,7 +164,7 @@ texts! {
     FieldHelpType => "ประเภทการช่วยเหลือ", "Type of help";
     FieldStartedAt => "วันเวลาที่เริ่ม", "Started";
     FieldDuration => "ระยะเวลา", "Duration";
-    FieldPeople => "จำนวนผู้รับบริการ", "People helped";
+    FieldPeople => "จำนวนผู้ได้รับความช่วยเหลือ (คน)", "People helped";
     FieldOutcome => "ผลการช่วยเหลือ", "Outcome";
     FieldNotes => "บันทึกเพิ่มเติม", "Notes";
     FieldFollowUp => "วันนัดติดตามผล", "Follow-up date";
@@ -567,7 +563,7 @@ fn date_time_words(lang: Lang, t: &DateTime<FixedOffset>) -> String {
     let date = date_words(lang, t);
     let clock = format!("{:02}:{:02}", t.hour(), t.minute());
     match lang {
-        Lang::Th => format!("{date} {clock}{}", lang.t(Text::TimeSuffix)),
+        Lang::Th => format!("{date} {clock} น."),
         Lang::En => format!("{date}, {clock}"),
     }
 }
@@ -701,10 +697,8 @@ mod tests {
     #[test]
     fn every_text_has_both_languages() {
         for text in Text::ALL {
-            assert!(!Lang::Th.t(*text).is_empty() || *text == Text::TimeSuffix);
-            if *text != Text::TimeSuffix {
-                assert!(!Lang::En.t(*text).is_empty(), "{text:?}");
-            }
+            assert!(!Lang::Th.t(*text).is_empty(), "{text:?}");
+            assert!(!Lang::En.t(*text).is_empty(), "{text:?}");
         }
         assert_eq!(Lang::Th.t(Text::SignIn), "เข้าสู่ระบบ");
         assert_eq!(Lang::Th.t(Text::SignOut), "ออกจากระบบ");

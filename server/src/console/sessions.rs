@@ -393,6 +393,19 @@ mod tests {
     }
 
     #[test]
+    fn a_long_page_stays_far_below_the_first_load_budget() {
+        let mut p = page();
+        p.rows = (1..=200).map(row).collect();
+        let html = sessions(&context(), &p).into_string();
+        // 150 KB gzipped is the budget; even uncompressed this is well under.
+        assert!(
+            html.len() + crate::console::CSS.len() < 150 * 1024,
+            "{}",
+            html.len()
+        );
+    }
+
+    #[test]
     fn deleted_filter_codes_round_trip() {
         for d in DeletedFilter::ALL {
             assert_eq!(DeletedFilter::parse(d.code()), Some(d));

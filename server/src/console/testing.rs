@@ -144,6 +144,14 @@ pub fn check_accessible(html: &str) {
         }
         assert!(t.name != "script", "script");
         assert!(!t.attrs.keys().any(|k| k.starts_with("on")), "handler attr");
+        for attr in ["href", "src", "action"] {
+            if let Some(url) = t.attr(attr) {
+                let local = url.starts_with('/') && !url.starts_with("//")
+                    || url.starts_with('#')
+                    || url.starts_with("data:");
+                assert!(local, "{attr}={url}: nothing may come from elsewhere");
+            }
+        }
     }
     let label_for: HashSet<&str> = tags
         .iter()
