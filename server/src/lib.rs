@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod edge;
 pub mod error;
 pub mod metrics;
