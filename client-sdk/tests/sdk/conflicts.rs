@@ -87,9 +87,14 @@ fn a_resolution_written_by_the_server_reaches_every_device() {
     let session = phone.create_session(&new_session("เดิม")).unwrap();
     sync_ok(&phone);
     sync_ok(&tablet);
-    for (device, text) in [(&phone, "จากโทรศัพท์"), (&tablet, "จากแท็บเล็ต")] {
+    for (device, text) in [(&phone, "จากโทรศัพท์"), (&tablet, "จากแท็บเล็ต")]
+    {
         device
-            .edit(Collection::Sessions, session, &[FieldEdit::new("notes", text)])
+            .edit(
+                Collection::Sessions,
+                session,
+                &[FieldEdit::new("notes", text)],
+            )
             .unwrap();
         sync_ok(device);
     }
@@ -119,7 +124,10 @@ fn a_resolution_written_by_the_server_reaches_every_device() {
     for device in [&phone, &tablet] {
         let report = sync_ok(device);
         assert_eq!(report.conflicts, 0, "{report:?}");
-        let shown = device.record(Collection::Sessions, session).unwrap().unwrap();
+        let shown = device
+            .record(Collection::Sessions, session)
+            .unwrap()
+            .unwrap();
         assert_eq!(shown.text("notes"), Some("ผู้จัดการยืนยัน"));
         assert!(device.conflicts().unwrap().is_empty());
     }

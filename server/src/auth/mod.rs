@@ -34,19 +34,24 @@ pub struct Caller {
 
 impl Caller {
     pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.principal.role) {
-            Ok(())
-        } else {
-            tracing::warn!(target: "audit", user = %self.principal.user_id, role = %self.principal.role, "refused: role not allowed");
-            Err(ApiError::forbidden(format!(
-                "this needs the role {}",
-                roles
-                    .iter()
-                    .map(|r| r.name())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )))
-        }
+        require_role(&self.principal, roles)
+    }
+}
+
+/// Refuses a user whose role is not one of `roles` (403, audited).
+pub fn require_role(principal: &Principal, roles: &[Role]) -> Result<(), ApiError> {
+    if roles.contains(&principal.role) {
+        Ok(())
+    } else {
+        tracing::warn!(target: "audit", user = %principal.user_id, role = %principal.role, "refused: role not allowed");
+        Err(ApiError::forbidden(format!(
+            "this needs the role {}",
+            roles
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )))
     }
 }
 

@@ -186,6 +186,9 @@ texts! {
     ColWrites => "ข้อมูลที่บันทึก", "Values written";
     NoHistory => "ไม่มีประวัติการแก้ไข", "No changes recorded.";
 
+    // Beneficiary detail.
+    BeneficiaryTitle => "ข้อมูลผู้รับบริการ", "Beneficiary";
+
     // Conflicts.
     ConflictsTitle => "ข้อมูลขัดแย้ง", "Conflicts";
     ConflictsIntro => "รายการต่อไปนี้ถูกแก้ไขพร้อมกันจากหลายเครื่อง ระบบเก็บค่าที่ขัดแย้งกันไว้ทุกค่า กรุณาเลือกค่าที่ถูกต้อง หรือพิมพ์ค่าใหม่", "These records were edited on several devices at once. Every competing value is kept: keep the right one, or type a new one.";
@@ -410,6 +413,14 @@ pub fn error_message(lang: Lang, code: &str) -> &'static str {
         "invalid_range" => (
             "วันที่เริ่มต้องไม่อยู่หลังวันที่สิ้นสุด",
             "The start date may not be after the end date.",
+        ),
+        "too_broad" => (
+            "มีอาสาสมัครที่ชื่อตรงกันมากเกินไป กรุณาพิมพ์ชื่อให้ละเอียดขึ้น",
+            "Too many volunteers match this name; please type more of it.",
+        ),
+        "console_for_managers" => (
+            "ระบบนี้สำหรับผู้จัดการศูนย์และผู้ดูแลระบบ อาสาสมัครกรุณาใช้แอปบนโทรศัพท์",
+            "This console is for centre managers and administrators; volunteers use the phone app.",
         ),
         "not_found" => (
             "ไม่พบรายการนี้ อาจถูกลบไปแล้ว",

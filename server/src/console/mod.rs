@@ -16,6 +16,7 @@ pub mod charts;
 pub mod i18n;
 pub mod layout;
 
+mod beneficiary;
 mod conflicts;
 mod devices;
 mod error_page;
@@ -28,6 +29,7 @@ mod volunteers;
 #[cfg(test)]
 mod testing;
 
+pub use beneficiary::{beneficiary_detail, BeneficiaryDetail};
 pub use conflicts::{conflicts, ConflictKey, ConflictRecord, ConflictValue, ConflictsPage};
 pub use devices::{devices, DeviceRow, DevicesPage, SKEW_LIMIT_MS, STALE_AFTER_SECS};
 pub use error_page::{error_page, ErrorPage};
@@ -232,6 +234,7 @@ mod tests {
             ("login.rs", include_str!("login.rs")),
             ("sessions.rs", include_str!("sessions.rs")),
             ("session_detail.rs", include_str!("session_detail.rs")),
+            ("beneficiary.rs", include_str!("beneficiary.rs")),
             ("conflicts.rs", include_str!("conflicts.rs")),
             ("devices.rs", include_str!("devices.rs")),
             ("volunteers.rs", include_str!("volunteers.rs")),

@@ -148,41 +148,48 @@ pub fn session_detail(ctx: &PageContext, s: &SessionDetail) -> Markup {
             @if s.history.is_empty() {
                 p { (lang.t(Text::NoHistory)) }
             } @else {
-                (layout::table_region(lang.t(Text::HistoryHeading), html! {
-                    table.data.history {
-                        thead {
-                            tr {
-                                th scope="col" { (lang.t(Text::ColWhen)) }
-                                th scope="col" { (lang.t(Text::ColWho)) }
-                                th scope="col" { (lang.t(Text::ColDevice)) }
-                                th scope="col" { (lang.t(Text::ColWrites)) }
-                            }
-                        }
-                        tbody {
-                            @for h in &s.history {
-                                tr {
-                                    td { (layout::moment(lang, h.at)) }
-                                    td { (h.author_name) }
-                                    td { code title=(h.device_id) { (short_id(&h.device_id)) } }
-                                    td {
-                                        ul.writes {
-                                            @for w in &h.writes {
-                                                li {
-                                                    span.key { (layout::key_label(lang, &w.key, w.member_label.as_deref())) ": " }
-                                                    (layout::value(lang, &w.key, &w.value))
-                                                }
-                                            }
-                                        }
+                (history_table(lang, &s.history))
+            }
+        }
+    };
+    layout::page(ctx, Some(NavItem::Sessions), title, content)
+}
+
+/// A record's history as a table: when, who, from which device, what.
+pub(crate) fn history_table(lang: super::Lang, history: &[HistoryEntry]) -> Markup {
+    html! {
+        (layout::table_region(lang.t(Text::HistoryHeading), html! {
+        table.data.history {
+            thead {
+                tr {
+                    th scope="col" { (lang.t(Text::ColWhen)) }
+                    th scope="col" { (lang.t(Text::ColWho)) }
+                    th scope="col" { (lang.t(Text::ColDevice)) }
+                    th scope="col" { (lang.t(Text::ColWrites)) }
+                }
+            }
+            tbody {
+                @for h in history {
+                    tr {
+                        td { (layout::moment(lang, h.at)) }
+                        td { (h.author_name) }
+                        td { code title=(h.device_id) { (short_id(&h.device_id)) } }
+                        td {
+                            ul.writes {
+                                @for w in &h.writes {
+                                    li {
+                                        span.key { (layout::key_label(lang, &w.key, w.member_label.as_deref())) ": " }
+                                        (layout::value(lang, &w.key, &w.value))
                                     }
                                 }
                             }
                         }
                     }
-                }))
+                }
             }
         }
-    };
-    layout::page(ctx, Some(NavItem::Sessions), title, content)
+    }))
+    }
 }
 
 #[cfg(test)]

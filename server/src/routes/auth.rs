@@ -66,13 +66,10 @@ pub(crate) async fn check_password(
     let (name, addr) = (counted.clone(), address.to_owned());
     let lookup = username.to_owned();
     let (reservation, user) = blocking(move || {
-        let reservation = store.reserve_login(
-            &name,
-            &addr,
-            now,
-            now.saturating_sub(window),
-            &|counts| throttle::judge(&policy, counts, now),
-        )?;
+        let reservation =
+            store.reserve_login(&name, &addr, now, now.saturating_sub(window), &|counts| {
+                throttle::judge(&policy, counts, now)
+            })?;
         let user = match reservation {
             Ok(_) => store.user_by_name(&lookup)?,
             Err(_) => None,

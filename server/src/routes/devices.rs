@@ -5,10 +5,10 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use sync_core::hlc::MAX_FORWARD_SKEW_MS;
 use sync_core::wire::{DeviceDto, DevicesPage, Problem};
-use sync_core::Role;
+use sync_core::{Principal, Role};
 
 use super::{blocking, known_centre, timestamp};
-use crate::auth::Caller;
+use crate::auth::{require_role, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::DeviceRow;
@@ -42,20 +42,20 @@ pub(crate) fn device_dto(row: &DeviceRow) -> DeviceDto {
 /// The centre a caller's device list covers: a manager's own (another is
 /// 403), an admin's choice (all when `None`).
 pub(crate) async fn devices_of(
-    caller: &Caller,
+    caller: &Principal,
     state: &web::Data<AppState>,
     centre_id: Option<String>,
 ) -> Result<Vec<DeviceRow>, ApiError> {
-    caller.require_role(&[Role::Admin, Role::Manager])?;
-    let centre = match caller.principal.role {
+    require_role(caller, &[Role::Admin, Role::Manager])?;
+    let centre = match caller.role {
         Role::Admin => centre_id,
         _ => match centre_id {
-            Some(c) if Some(&c) != caller.principal.centre_id.as_ref() => {
+            Some(c) if Some(&c) != caller.centre_id.as_ref() => {
                 return Err(ApiError::forbidden(format!(
                     "you may not list the devices of centre {c:?}"
                 )))
             }
-            _ => caller.principal.centre_id.clone(),
+            _ => caller.centre_id.clone(),
         },
     };
     if let Some(c) = &centre {
@@ -78,7 +78,7 @@ pub async fn list(
     params: web::Query<DevicesParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = devices_of(&caller, &state, params.into_inner().centre_id).await?;
+    let rows = devices_of(&caller.principal, &state, params.into_inner().centre_id).await?;
     Ok(HttpResponse::Ok().json(DevicesPage {
         devices: rows.iter().map(device_dto).collect(),
     }))

@@ -4,12 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use sync_core::ProblemCode;
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(crate) mod auth;
 pub(crate) mod centres;
+pub(crate) mod console;
 pub(crate) mod devices;
 pub(crate) mod ops;
 pub(crate) mod records;
@@ -59,6 +59,7 @@ api! {
 /// path with another method a 405 that names the allowed one.
 pub fn configure(cfg: &mut web::ServiceConfig, metrics_here: bool) {
     register(cfg);
+    console::configure(cfg);
     if metrics_here {
         cfg.service(route("/metrics", "get", web::get().to(ops::metrics)));
     }
@@ -137,7 +138,7 @@ pub(crate) fn timestamp(secs: i64) -> String {
 /// 403 for anyone else (who may only name their own).
 pub(crate) async fn known_centre(
     state: &web::Data<AppState>,
-    caller: &Caller,
+    caller: &sync_core::Principal,
     code: &str,
 ) -> Result<(), ApiError> {
     let store = state.store.clone();
@@ -146,7 +147,7 @@ pub(crate) async fn known_centre(
     if !found.is_empty() {
         return Ok(());
     }
-    if caller.principal.role == sync_core::Role::Admin {
+    if caller.role == sync_core::Role::Admin {
         Err(ApiError::NotFound {
             code: ProblemCode::UnknownCentre,
             detail: format!("there is no centre {code:?}"),

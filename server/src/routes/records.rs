@@ -52,7 +52,7 @@ pub struct ListParams {
     format: Option<String>,
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -101,14 +101,13 @@ pub(crate) fn parse_collection(name: &str) -> Result<Collection, ApiError> {
 /// or volunteer naming another centre is refused; an admin naming a centre
 /// that does not exist gets 404 `unknown_centre`.
 pub(crate) async fn scope_for(
-    caller: &Caller,
+    principal: &sync_core::Principal,
     state: &web::Data<AppState>,
     centre_id: Option<&str>,
 ) -> Result<ReadScope, ApiError> {
-    let principal = &caller.principal;
     match (principal.role, centre_id) {
         (Role::Admin, Some(c)) => {
-            known_centre(state, caller, c).await?;
+            known_centre(state, principal, c).await?;
             Ok(ReadScope::Centre(c.to_owned()))
         }
         (_, Some(c)) if principal.centre_id.as_deref() != Some(c) => {
@@ -210,7 +209,7 @@ pub async fn list(
             ))
         }
     };
-    let scope = scope_for(&caller, &state, params.centre_id.as_deref()).await?;
+    let scope = scope_for(&caller.principal, &state, params.centre_id.as_deref()).await?;
     let mut query = RecordQuery {
         volunteer_id: params.volunteer_id,
         village_code: params.village_code,
@@ -316,7 +315,7 @@ pub(crate) fn may_resolve(principal: &sync_core::Principal, centre: Option<&str>
 
 /// Resolves a conflict as `caller`; the record afterwards, rendered.
 pub(crate) async fn resolve_as(
-    caller: &Caller,
+    caller: &sync_core::Principal,
     state: &web::Data<AppState>,
     collection: Collection,
     id: Uuid,
@@ -326,14 +325,14 @@ pub(crate) async fn resolve_as(
     let row = blocking(move || Ok(store.get_record(collection, id)?))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no {} record {id}", collection.name())))?;
-    if !may_resolve(&caller.principal, row.centre_id.as_deref()) {
-        tracing::warn!(target: "audit", user = %caller.principal.user_id, record = %id, "refused: resolve outside the caller's centre");
+    if !may_resolve(caller, row.centre_id.as_deref()) {
+        tracing::warn!(target: "audit", user = %caller.user_id, record = %id, "refused: resolve outside the caller's centre");
         return Err(ApiError::forbidden(
             "only a manager of the record's centre, or an admin, resolves its conflicts",
         ));
     }
     let now_ms = state.clock.now_ms();
-    let author = caller.principal.user_id;
+    let author = caller.user_id;
     let store = state.store.clone();
     let outcome = blocking(move || {
         let mut outcome = None;
@@ -411,6 +410,6 @@ pub async fn resolve(
     let collection = parse_collection(&collection)?;
     let id = canonical_path_id(&id, "record")?;
     let body: ResolveRequest = crate::body::read_json(&req, payload, 256 * 1024).await?;
-    let record = resolve_as(&caller, &state, collection, id, body).await?;
+    let record = resolve_as(&caller.principal, &state, collection, id, body).await?;
     Ok(HttpResponse::Ok().json(record))
 }

@@ -20,11 +20,11 @@ use crate::store::{ReadScope, SummaryQuery};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
-    centre_id: Option<String>,
+    pub centre_id: Option<String>,
     #[param(format = Date)]
-    from: Option<String>,
+    pub from: Option<String>,
     #[param(format = Date)]
-    to: Option<String>,
+    pub to: Option<String>,
 }
 
 /// Managers get their centre's figures, admins any centre's (or all), and a
@@ -41,7 +41,7 @@ pub async fn summary(
     params: web::Query<SummaryParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = summary_query(&caller, &state, params.into_inner()).await?;
+    let query = summary_query(&caller.principal, &state, params.into_inner()).await?;
     let store = state.store.clone();
     let summary = blocking(move || Ok(store.summary(&query)?)).await?;
     Ok(HttpResponse::Ok().json(summary))
@@ -49,18 +49,18 @@ pub async fn summary(
 
 /// The sessions a report covers: the caller's scope, narrowed by the
 /// parameters.
-async fn summary_query(
-    caller: &Caller,
+pub(crate) async fn summary_query(
+    principal: &sync_core::Principal,
     state: &web::Data<AppState>,
     params: SummaryParams,
 ) -> Result<SummaryQuery, ApiError> {
     check_dates(&params.from, &params.to)?;
     let (centre_id, volunteer_id) =
-        match scope_for(caller, state, params.centre_id.as_deref()).await? {
+        match scope_for(principal, state, params.centre_id.as_deref()).await? {
             ReadScope::All => (None, None),
             ReadScope::Centre(c) => (Some(c), None),
             ReadScope::Volunteer { centre, user_id } => {
-                debug_assert_eq!(caller.principal.role, Role::Volunteer);
+                debug_assert_eq!(principal.role, Role::Volunteer);
                 (Some(centre), Some(user_id.to_string()))
             }
         };
@@ -146,7 +146,7 @@ pub async fn programme(
     params: web::Query<SummaryParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = summary_query(&caller, &state, params.into_inner()).await?;
+    let query = summary_query(&caller.principal, &state, params.into_inner()).await?;
     let store = state.store.clone();
     let report = blocking(move || programme_report(store.as_ref(), &query)).await?;
     Ok(HttpResponse::Ok().json(report))

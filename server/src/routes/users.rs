@@ -10,11 +10,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sync_core::wire::Problem;
 use sync_core::wire::{AccountDto, BoundDeviceDto, CreateUserRequest, PatchUserRequest, UsersPage};
-use sync_core::{ProblemCode, Role};
+use sync_core::{Principal, ProblemCode, Role};
 
 use super::{blocking, canonical_path_id, known_centre, page_limit, timestamp};
 use crate::accounts::{self, AccountError};
-use crate::auth::Caller;
+use crate::auth::{require_role, Caller};
 use crate::body::read_json;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -54,8 +54,7 @@ pub(crate) fn account_dto(user: &User, devices: &[BoundDevice]) -> AccountDto {
 
 /// Whether the caller manages `user`: an admin anyone, a manager the
 /// volunteers of their centre.
-fn manages(caller: &Caller, user: &User) -> bool {
-    let p = &caller.principal;
+pub(crate) fn manages(p: &Principal, user: &User) -> bool {
     match p.role {
         Role::Admin => true,
         Role::Manager => {
@@ -67,8 +66,8 @@ fn manages(caller: &Caller, user: &User) -> bool {
     }
 }
 
-fn not_managed(caller: &Caller, user: &User) -> ApiError {
-    tracing::warn!(target: "audit", caller = %caller.principal.user_id, user = %user.id, "refused: user outside the caller's management");
+fn not_managed(p: &Principal, user: &User) -> ApiError {
+    tracing::warn!(target: "audit", caller = %p.user_id, user = %user.id, "refused: user outside the caller's management");
     ApiError::forbidden("you may only manage the volunteers of your own centre")
 }
 
@@ -85,16 +84,26 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_role(&[Role::Admin, Role::Manager])?;
-    let mut body: CreateUserRequest = read_json(&req, payload, USER_BODY_LIMIT).await?;
-    if caller.principal.role == Role::Manager {
+    let body: CreateUserRequest = read_json(&req, payload, USER_BODY_LIMIT).await?;
+    let user = create_account(&caller.principal, &state, body).await?;
+    Ok(HttpResponse::Created().json(account_dto(&user, &[])))
+}
+
+/// Creates an account as `by` (the API's and the console's way).
+pub(crate) async fn create_account(
+    by: &Principal,
+    state: &web::Data<AppState>,
+    mut body: CreateUserRequest,
+) -> Result<User, ApiError> {
+    require_role(by, &[Role::Admin, Role::Manager])?;
+    if by.role == Role::Manager {
         // A manager's volunteers join the manager's centre.
-        let own = caller.principal.centre_id.clone();
+        let own = by.centre_id.clone();
         if body.centre_id.is_none() {
             body.centre_id = own.clone();
         }
         if body.role != Role::Volunteer.name() || body.centre_id != own {
-            tracing::warn!(target: "audit", manager = %caller.principal.user_id, role = %body.role, "refused: manager creating a user outside their remit");
+            tracing::warn!(target: "audit", manager = %by.user_id, role = %body.role, "refused: manager creating a user outside their remit");
             return Err(ApiError::forbidden(
                 "a manager may only create volunteers of their own centre",
             ));
@@ -117,8 +126,8 @@ pub async fn create(
     let store = state.store.clone();
     let user =
         blocking(move || accounts::insert(store.as_ref(), account, hash).map_err(refuse)).await?;
-    tracing::info!(target: "audit", by = %caller.principal.user_id, username = %user.username, role = %user.role, "user created");
-    Ok(HttpResponse::Created().json(account_dto(&user, &[])))
+    tracing::info!(target: "audit", by = %by.user_id, username = %user.username, role = %user.role, "user created");
+    Ok(user)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -183,7 +192,7 @@ pub async fn list(
         })?),
     };
     if let Some(centre) = &centre_id {
-        known_centre(&state, &caller, centre).await?;
+        known_centre(&state, &caller.principal, centre).await?;
     }
     let query = UserQuery {
         centre_id,
@@ -207,19 +216,19 @@ pub async fn list(
 }
 
 /// The user named in a path, if the caller may manage them.
-async fn managed_user(
-    caller: &Caller,
+pub(crate) async fn managed_user(
+    by: &Principal,
     state: &web::Data<AppState>,
     id: &str,
 ) -> Result<User, ApiError> {
-    caller.require_role(&[Role::Admin, Role::Manager])?;
+    require_role(by, &[Role::Admin, Role::Manager])?;
     let id = canonical_path_id(id, "user")?;
     let store = state.store.clone();
     let user = blocking(move || Ok(store.user_by_id(id)?))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no user {id}")))?;
-    if !manages(caller, &user) {
-        return Err(not_managed(caller, &user));
+    if !manages(by, &user) {
+        return Err(not_managed(by, &user));
     }
     Ok(user)
 }
@@ -239,10 +248,22 @@ pub async fn patch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = managed_user(&caller, &state, &path).await?;
     let body: PatchUserRequest = read_json(&req, payload, USER_BODY_LIMIT).await?;
-    if caller.principal.role == Role::Manager && (body.role.is_some() || body.centre_id.is_some()) {
-        return Err(not_managed(&caller, &user));
+    let (updated, devices) = change_user(&caller.principal, &state, &path, body).await?;
+    Ok(HttpResponse::Ok().json(account_dto(&updated, &devices)))
+}
+
+/// Changes a user as `by` (the API's and the console's way); the user as
+/// changed, and their devices.
+pub(crate) async fn change_user(
+    by: &Principal,
+    state: &web::Data<AppState>,
+    id: &str,
+    body: PatchUserRequest,
+) -> Result<(User, Vec<BoundDevice>), ApiError> {
+    let user = managed_user(by, state, id).await?;
+    if by.role == Role::Manager && (body.role.is_some() || body.centre_id.is_some()) {
+        return Err(not_managed(by, &user));
     }
     // Nobody locks themselves out: another admin must do it.
     let changes_own_access = body.disabled == Some(true)
@@ -251,7 +272,7 @@ pub async fn patch(
             .centre_id
             .as_ref()
             .is_some_and(|c| *c != user.centre_id);
-    if user.id == caller.principal.user_id && changes_own_access {
+    if user.id == by.user_id && changes_own_access {
         return Err(ApiError::forbidden(
             "you may not disable yourself or change your own role or centre; ask another admin",
         ));
@@ -301,10 +322,10 @@ pub async fn patch(
             )))
         }
     };
-    tracing::info!(target: "audit", by = %caller.principal.user_id, user = %updated.id, disabled = updated.disabled, revoked = revokes, "user changed");
+    tracing::info!(target: "audit", by = %by.user_id, user = %updated.id, disabled = updated.disabled, revoked = revokes, "user changed");
     let store = state.store.clone();
     let devices = blocking(move || Ok(store.user_devices(id)?)).await?;
-    Ok(HttpResponse::Ok().json(account_dto(&updated, &devices)))
+    Ok((updated, devices))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/users/{id}/devices/{device_id}", tag = "accounts",
@@ -321,8 +342,19 @@ pub async fn unbind(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, device_id) = path.into_inner();
-    let user = managed_user(&caller, &state, &user_id).await?;
-    let device_id = canonical_path_id(&device_id, "device")?;
+    unbind_device(&caller.principal, &state, &user_id, &device_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unbinds a device of a user `by` manages (the API's and the console's way).
+pub(crate) async fn unbind_device(
+    by: &Principal,
+    state: &web::Data<AppState>,
+    user_id: &str,
+    device_id: &str,
+) -> Result<(), ApiError> {
+    let user = managed_user(by, state, user_id).await?;
+    let device_id = canonical_path_id(device_id, "device")?;
     let store = state.store.clone();
     let id = user.id;
     let unbound = blocking(move || Ok(store.unbind_device(id, device_id)?)).await?;
@@ -331,6 +363,6 @@ pub async fn unbind(
             "device {device_id} is not bound to user {id}"
         )));
     }
-    tracing::info!(target: "audit", by = %caller.principal.user_id, user = %id, device = %device_id, "device unbound");
-    Ok(HttpResponse::NoContent().finish())
+    tracing::info!(target: "audit", by = %by.user_id, user = %id, device = %device_id, "device unbound");
+    Ok(())
 }

@@ -322,6 +322,10 @@ pub struct RecordQuery {
     pub outcome: Option<String>,
     /// Only sessions of these volunteers (a name search's matches).
     pub volunteer_ids: Option<Vec<Uuid>>,
+    /// Newest first (the console's lists) instead of oldest first.
+    pub newest_first: bool,
+    /// Rows to skip (the console's page numbers); API pages use `after_key`.
+    pub offset: usize,
     pub after_key: i64,
     pub limit: usize,
 }
@@ -342,6 +346,8 @@ impl RecordQuery {
             help_type: None,
             outcome: None,
             volunteer_ids: None,
+            newest_first: false,
+            offset: 0,
             after_key: 0,
             limit,
         }
@@ -390,10 +396,20 @@ pub struct WeekFigures {
     pub people_helped: u64,
 }
 
+/// Sessions and people helped per value of a column (help type, village).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFigures {
+    pub value: String,
+    pub sessions: u64,
+    pub people_helped: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProgrammeRows {
     pub volunteers: Vec<VolunteerFigures>,
     pub weeks: Vec<WeekFigures>,
+    pub by_help_type: Vec<GroupFigures>,
+    pub by_village: Vec<GroupFigures>,
     /// Totals over the whole range, each person counted once.
     pub unique_beneficiaries: u64,
 }

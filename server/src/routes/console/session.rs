@@ -44,7 +44,10 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 /// Equal tokens, compared in time that does not depend on where they differ.
 pub fn same_token(a: &str, b: &str) -> bool {
     let (a, b) = (token_hash(a), token_hash(b));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// Whether the request came over TLS: the connection, or a trusted proxy's

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage, RecordQuery,
-    StoreError, StoredRecord, Summary, SummaryQuery, VolunteerFigures, WeekFigures,
+    GroupFigures, HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage,
+    RecordQuery, StoreError, StoredRecord, Summary, SummaryQuery, VolunteerFigures, WeekFigures,
 };
 
 /// Appends the scope's condition on the `centre_id`, `collection` and
@@ -43,7 +43,7 @@ fn page<T>(
     limit: usize,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    sql.push_str(&format!(" ORDER BY \"{order}\" LIMIT ?"));
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
     params.push(limit_col(limit + 1));
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
     let mut rows: Vec<T> = stmt
@@ -86,7 +86,7 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
         Sql::Integer(exclude),
     ];
     scope_filter(&q.scope, &mut sql, &mut params);
-    let (rows, has_more) = page(&tx, sql, params, "seq", q.limit, |r| {
+    let (rows, has_more) = page(&tx, sql, params, "\"seq\"", q.limit, |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
     let next_after_seq = if has_more {
@@ -159,7 +159,21 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
         Sql::Integer(q.after_key),
     ];
     record_filter(q, &mut sql, &mut params);
-    let (rows, has_more) = page(c, sql, params, "key", q.limit, |r| {
+    // Newest first for people reading a list, paged by position; oldest
+    // first by key for exports and API pages (a key cursor stays valid
+    // while records are added).
+    let order = if q.newest_first {
+        "\"key\" DESC"
+    } else {
+        "\"key\""
+    };
+    if q.offset > 0 {
+        // `page` appends `LIMIT ?`; SQLite wants OFFSET after it, so the
+        // offset goes in a subquery that `page` then orders and limits.
+        sql = format!("SELECT * FROM ({sql} ORDER BY {order} LIMIT -1 OFFSET ?) WHERE 1");
+        params.push(limit_col(q.offset));
+    }
+    let (rows, has_more) = page(c, sql, params, order, q.limit, |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
@@ -414,7 +428,26 @@ pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRow
         .map_err(map_err)?
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
+    let grouped = |column: &str| -> Result<Vec<GroupFigures>, StoreError> {
+        tx.prepare_cached(&format!(
+            "SELECT \"{column}\", count(*), coalesce(sum(\"people_helped\"), 0)
+             FROM \"records\"{filter} GROUP BY \"{column}\" ORDER BY count(*) DESC, \"{column}\""
+        ))
+        .map_err(map_err)?
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok(GroupFigures {
+                value: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                sessions: n(r.get(1)?),
+                people_helped: n(r.get(2)?),
+            })
+        })
+        .map_err(map_err)?
+        .collect::<Result<_, _>>()
+        .map_err(map_err)
+    };
     Ok(ProgrammeRows {
+        by_help_type: grouped("help_type")?,
+        by_village: grouped("village_code")?,
         volunteers,
         weeks,
         unique_beneficiaries,
