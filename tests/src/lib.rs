@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod browser;
 pub mod fault_proxy;
 pub mod process;
 pub mod remote;

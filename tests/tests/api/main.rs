@@ -6,6 +6,7 @@
 mod accounts;
 mod auth;
 mod bad_input;
+mod browser;
 mod crash;
 mod errors;
 mod faults;
