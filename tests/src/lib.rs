@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod browser;
+pub mod console;
 pub mod fault_proxy;
 pub mod process;
 pub mod remote;
@@ -234,6 +235,16 @@ impl TestApp {
     /// Creates a user through the admin API (and their centre, if it does not
     /// exist yet) and logs them in on a new device.
     pub async fn user(&self, role: &str, centre: Option<&str>) -> Session {
+        self.user_named(role, centre, None).await
+    }
+
+    /// [`TestApp::user`] with a display name (else the username).
+    pub async fn user_named(
+        &self,
+        role: &str,
+        centre: Option<&str>,
+        display_name: Option<&str>,
+    ) -> Session {
         let admin = self.admin().await;
         if let Some(code) = centre {
             self.ensure_centre(&admin, code).await;
@@ -244,7 +255,7 @@ impl TestApp {
             .post_json(
                 "/v1/admin/users",
                 Some(&admin.access),
-                &json!({"username": username, "password": password, "role": role, "centre_id": centre}),
+                &json!({"username": username, "password": password, "role": role, "centre_id": centre, "display_name": display_name}),
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED, "create {role}");

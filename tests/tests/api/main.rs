@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod bad_input;
 mod browser;
+mod console;
 mod crash;
 mod errors;
 mod faults;
