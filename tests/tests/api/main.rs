@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod console;
+mod console_browser;
 mod crash;
 mod errors;
 mod faults;
