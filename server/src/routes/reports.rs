@@ -79,13 +79,20 @@ fn hours(minutes: u64) -> f64 {
     (minutes as f64 / 6.0).round() / 10.0
 }
 
+/// Sessions per group, as the report's maps.
+fn counts(groups: &[crate::store::GroupFigures]) -> std::collections::BTreeMap<String, u64> {
+    groups
+        .iter()
+        .map(|g| (g.value.clone(), g.sessions))
+        .collect()
+}
+
 /// The programme report of `query`'s sessions.
 pub(crate) fn programme_report(
     store: &dyn crate::store::Store,
     query: &SummaryQuery,
 ) -> Result<ProgrammeReport, ApiError> {
     let rows = store.programme(query)?;
-    let summary = store.summary(query)?;
     let ids: Vec<uuid::Uuid> = rows
         .volunteers
         .iter()
@@ -111,8 +118,8 @@ pub(crate) fn programme_report(
     let minutes: u64 = rows.volunteers.iter().map(|v| v.minutes).sum();
     Ok(ProgrammeReport {
         totals: ProgrammeTotals {
-            sessions: summary.sessions,
-            people_helped: summary.people_helped,
+            sessions: rows.volunteers.iter().map(|v| v.sessions).sum(),
+            people_helped: rows.volunteers.iter().map(|v| v.people_helped).sum(),
             unique_beneficiaries: rows.unique_beneficiaries,
             hours: hours(minutes),
             volunteers: volunteers.len() as u64,
@@ -128,8 +135,8 @@ pub(crate) fn programme_report(
                 people_helped: w.people_helped,
             })
             .collect(),
-        by_help_type: summary.by_help_type,
-        by_village: summary.by_village,
+        by_help_type: counts(&rows.by_help_type),
+        by_village: counts(&rows.by_village),
         volunteers,
     })
 }

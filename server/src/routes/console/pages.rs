@@ -810,16 +810,15 @@ pub async fn programme(
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(lang))?;
     let store = state.store.clone();
-    let (rows, summary, names) = blocking(move || {
+    let (rows, names) = blocking(move || {
         let rows = store.programme(&query)?;
-        let summary = store.summary(&query)?;
         let ids: Vec<Uuid> = rows
             .volunteers
             .iter()
             .filter_map(|v| v.volunteer_id.parse().ok())
             .collect();
         let names = store.display_names(&ids)?;
-        Ok((rows, summary, names))
+        Ok((rows, names))
     })
     .await
     .map_err(|e| ConsoleError::from(e).in_lang(lang))?;
@@ -848,8 +847,8 @@ pub async fn programme(
         to,
         period_error,
         totals: Totals {
-            sessions: summary.sessions,
-            people_helped: summary.people_helped,
+            sessions: rows.volunteers.iter().map(|v| v.sessions).sum(),
+            people_helped: rows.volunteers.iter().map(|v| v.people_helped).sum(),
             unique_beneficiaries: rows.unique_beneficiaries,
             minutes: rows.volunteers.iter().map(|v| v.minutes).sum(),
             active_volunteers: rows.volunteers.len() as u64,

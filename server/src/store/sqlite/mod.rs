@@ -28,6 +28,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_accounts_centres.sql")),
     (3, include_str!("migrations/0003_managers.sql")),
+    (4, include_str!("migrations/0004_console_indexes.sql")),
 ];
 
 /// The stored code of a collection.

@@ -41,10 +41,12 @@ fn page<T>(
     mut params: Vec<Sql>,
     order: &str,
     limit: usize,
+    offset: usize,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
     params.push(limit_col(limit + 1));
+    params.push(limit_col(offset));
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
     let mut rows: Vec<T> = stmt
         .query_map(params_from_iter(params), row)
@@ -86,7 +88,7 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
         Sql::Integer(exclude),
     ];
     scope_filter(&q.scope, &mut sql, &mut params);
-    let (rows, has_more) = page(&tx, sql, params, "\"seq\"", q.limit, |r| {
+    let (rows, has_more) = page(&tx, sql, params, "\"seq\"", q.limit, 0, |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
     let next_after_seq = if has_more {
@@ -139,8 +141,21 @@ fn record_filter(q: &RecordQuery, sql: &mut String, params: &mut Vec<Sql>) {
     }
 }
 
+/// The table a records query reads: conflicted live records through their
+/// partial index (few rows, whatever the planner's statistics say).
+fn records_table(q: &RecordQuery) -> &'static str {
+    if q.conflicts_only && q.exclude_deleted {
+        "\"records\" INDEXED BY \"records_conflicted\""
+    } else {
+        "\"records\""
+    }
+}
+
 pub(super) fn count_records(c: &Connection, q: &RecordQuery) -> Result<u64, StoreError> {
-    let mut sql = String::from("SELECT count(*) FROM \"records\" WHERE \"collection\" = ?");
+    let mut sql = format!(
+        "SELECT count(*) FROM {} WHERE \"collection\" = ?",
+        records_table(q)
+    );
     let mut params = vec![Sql::Integer(collection_code(q.collection))];
     record_filter(q, &mut sql, &mut params);
     c.prepare_cached(&sql)
@@ -151,29 +166,29 @@ pub(super) fn count_records(c: &Connection, q: &RecordQuery) -> Result<u64, Stor
 }
 
 pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
-    let mut sql = String::from(
-        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ? AND \"key\" > ?",
+    let mut sql = format!(
+        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM {} WHERE \"collection\" = ?",
+        records_table(q)
     );
-    let mut params = vec![
-        Sql::Integer(collection_code(q.collection)),
-        Sql::Integer(q.after_key),
-    ];
+    let mut params = vec![Sql::Integer(collection_code(q.collection))];
+    // Only a cursor's pages say where to start: a `key > 0` would lead the
+    // planner to the key index even for lists in another order.
+    if q.after_key > 0 {
+        sql.push_str(" AND \"key\" > ?");
+        params.push(Sql::Integer(q.after_key));
+    }
     record_filter(q, &mut sql, &mut params);
-    // Newest first for people reading a list, paged by position; oldest
-    // first by key for exports and API pages (a key cursor stays valid
-    // while records are added).
+    // Newest first by start date for people reading a list, paged by
+    // position (`records_for_console` holds this order and every filter
+    // column, so skipped rows cost an index entry each); oldest first by key
+    // for exports and API pages (a key cursor stays valid while records are
+    // added).
     let order = if q.newest_first {
-        "\"key\" DESC"
+        "\"started_on\" DESC, \"key\" DESC"
     } else {
         "\"key\""
     };
-    if q.offset > 0 {
-        // `page` appends `LIMIT ?`; SQLite wants OFFSET after it, so the
-        // offset goes in a subquery that `page` then orders and limits.
-        sql = format!("SELECT * FROM ({sql} ORDER BY {order} LIMIT -1 OFFSET ?) WHERE 1");
-        params.push(limit_col(q.offset));
-    }
-    let (rows, has_more) = page(c, sql, params, order, q.limit, |r| {
+    let (rows, has_more) = page(c, sql, params, order, q.limit, q.offset, |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
@@ -349,9 +364,15 @@ pub(super) fn record_history(
     .collect()
 }
 
+/// The programme report's figures in one pass over the selected sessions
+/// (one scan, summed here), whatever the number of groups.
 pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRows, StoreError> {
-    let tx = c.unchecked_transaction().map_err(map_err)?;
-    let mut filter = String::from(" WHERE \"collection\" = ? AND \"deleted\" = 0");
+    use std::collections::{BTreeMap, HashMap, HashSet};
+
+    let mut sql = String::from(
+        "SELECT \"volunteer_id\", \"started_on\", \"help_type\", \"village_code\", \"people_helped\", \"duration_min\", \"beneficiaries\"
+         FROM \"records\" WHERE \"collection\" = ? AND \"deleted\" = 0",
+    );
     let mut params = vec![Sql::Integer(collection_code(Collection::Sessions))];
     for (column, op, value) in [
         ("centre_id", "=", &q.centre_id),
@@ -360,96 +381,100 @@ pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRow
         ("started_on", "<=", &q.to),
     ] {
         if let Some(v) = value {
-            filter.push_str(&format!(" AND \"{column}\" {op} ?"));
+            sql.push_str(&format!(" AND \"{column}\" {op} ?"));
             params.push(Sql::Text(v.clone()));
         }
     }
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    let mut volunteers: Vec<VolunteerFigures> = tx
-        .prepare_cached(&format!(
-            "SELECT \"volunteer_id\", count(*), coalesce(sum(\"people_helped\"), 0), coalesce(sum(\"duration_min\"), 0)
-             FROM \"records\"{filter} GROUP BY \"volunteer_id\" ORDER BY \"volunteer_id\""
-        ))
-        .map_err(map_err)?
-        .query_map(params_from_iter(params.iter()), |r| {
-            Ok(VolunteerFigures {
-                volunteer_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                sessions: n(r.get(1)?),
-                people_helped: n(r.get(2)?),
-                unique_beneficiaries: 0,
-                minutes: n(r.get(3)?),
-            })
-        })
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
-    let mut per_volunteer = tx
-        .prepare_cached(&format!(
-            "SELECT \"records\".\"volunteer_id\", count(DISTINCT j.\"value\")
-             FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter} GROUP BY \"records\".\"volunteer_id\""
-        ))
-        .map_err(map_err)?;
-    let unique = per_volunteer
-        .query_map(params_from_iter(params.iter()), |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                n(r.get(1)?),
-            ))
-        })
-        .map_err(map_err)?;
-    for row in unique {
-        let (volunteer, count) = row.map_err(map_err)?;
-        if let Some(v) = volunteers.iter_mut().find(|v| v.volunteer_id == volunteer) {
-            v.unique_beneficiaries = count;
-        }
+    #[derive(Default)]
+    struct Sums {
+        sessions: u64,
+        people: u64,
+        minutes: u64,
+        beneficiaries: HashSet<String>,
     }
-    let unique_beneficiaries = tx
-        .prepare_cached(&format!(
-            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter}"
-        ))
-        .map_err(map_err)?
-        .query_row(params_from_iter(params.iter()), |r| r.get::<_, i64>(0))
-        .map(n)
-        .map_err(map_err)?;
-    // The Monday on or before each session's local date names its week.
-    let weeks = tx
-        .prepare_cached(&format!(
-            "SELECT date(\"started_on\", '-6 days', 'weekday 1') AS \"monday\", count(*), coalesce(sum(\"people_helped\"), 0)
-             FROM \"records\"{filter} AND \"started_on\" IS NOT NULL GROUP BY \"monday\" ORDER BY \"monday\""
-        ))
-        .map_err(map_err)?
-        .query_map(params_from_iter(params.iter()), |r| {
-            Ok(WeekFigures {
-                monday: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                sessions: n(r.get(1)?),
-                people_helped: n(r.get(2)?),
+    fn add(sums: &mut (u64, u64), people: u64) {
+        sums.0 += 1;
+        sums.1 += people;
+    }
+    let mut volunteers: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut weeks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut help_types: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut villages: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut everyone: HashSet<String> = HashSet::new();
+    let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
+    let mut rows = stmt.query(params_from_iter(params)).map_err(map_err)?;
+    while let Some(r) = rows.next().map_err(map_err)? {
+        let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
+        let number = |i: usize| {
+            r.get::<_, Option<i64>>(i)
+                .map(|v| v.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        };
+        let (volunteer, started_on) = (text(0).map_err(map_err)?, text(1).map_err(map_err)?);
+        let people = number(4).map_err(map_err)?;
+        let v = volunteers.entry(volunteer).or_default();
+        v.sessions += 1;
+        v.people += people;
+        v.minutes += number(5).map_err(map_err)?;
+        if let Some(list) = r.get::<_, Option<String>>(6).map_err(map_err)? {
+            let ids: Vec<String> = serde_json::from_str(&list)
+                .map_err(|e| StoreError::Corrupt(format!("a session's beneficiaries: {e}")))?;
+            for id in ids {
+                everyone.insert(id.clone());
+                v.beneficiaries.insert(id);
+            }
+        }
+        // The Monday on or before the session's local date names its week.
+        if let Ok(day) = chrono::NaiveDate::parse_from_str(&started_on, "%Y-%m-%d") {
+            let monday = day.week(chrono::Weekday::Mon).first_day();
+            add(weeks.entry(monday.to_string()).or_default(), people);
+        }
+        add(
+            help_types.entry(text(2).map_err(map_err)?).or_default(),
+            people,
+        );
+        add(
+            villages.entry(text(3).map_err(map_err)?).or_default(),
+            people,
+        );
+    }
+    // Biggest groups first, then by name.
+    let grouped = |groups: HashMap<String, (u64, u64)>| {
+        let mut out: Vec<GroupFigures> = groups
+            .into_iter()
+            .map(|(value, (sessions, people_helped))| GroupFigures {
+                value,
+                sessions,
+                people_helped,
             })
-        })
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)?;
-    let grouped = |column: &str| -> Result<Vec<GroupFigures>, StoreError> {
-        tx.prepare_cached(&format!(
-            "SELECT \"{column}\", count(*), coalesce(sum(\"people_helped\"), 0)
-             FROM \"records\"{filter} GROUP BY \"{column}\" ORDER BY count(*) DESC, \"{column}\""
-        ))
-        .map_err(map_err)?
-        .query_map(params_from_iter(params.iter()), |r| {
-            Ok(GroupFigures {
-                value: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                sessions: n(r.get(1)?),
-                people_helped: n(r.get(2)?),
-            })
-        })
-        .map_err(map_err)?
-        .collect::<Result<_, _>>()
-        .map_err(map_err)
+            .collect();
+        out.sort_by(|a, b| {
+            b.sessions
+                .cmp(&a.sessions)
+                .then_with(|| a.value.cmp(&b.value))
+        });
+        out
     };
     Ok(ProgrammeRows {
-        by_help_type: grouped("help_type")?,
-        by_village: grouped("village_code")?,
-        volunteers,
-        weeks,
-        unique_beneficiaries,
+        volunteers: volunteers
+            .into_iter()
+            .map(|(volunteer_id, s)| VolunteerFigures {
+                volunteer_id,
+                sessions: s.sessions,
+                people_helped: s.people,
+                unique_beneficiaries: s.beneficiaries.len() as u64,
+                minutes: s.minutes,
+            })
+            .collect(),
+        weeks: weeks
+            .into_iter()
+            .map(|(monday, (sessions, people_helped))| WeekFigures {
+                monday,
+                sessions,
+                people_helped,
+            })
+            .collect(),
+        by_help_type: grouped(help_types),
+        by_village: grouped(villages),
+        unique_beneficiaries: everyone.len() as u64,
     })
 }
