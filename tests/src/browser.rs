@@ -393,8 +393,8 @@ impl Browser {
         }
     }
 
-    /// Clicks the element matching `css`; when that navigates, returns once
-    /// the new page has loaded.
+    /// Clicks the element matching `css` and returns at once (a click that
+    /// opens another page: [`Browser::follow`]).
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
         if let Err(e) = element.click().await {
@@ -402,11 +402,52 @@ impl Browser {
         }
     }
 
+    /// Clicks the link (or button) matching `css` and returns once the page
+    /// it opens has loaded.
+    pub async fn follow(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        self.wait_for_new_page(&old, css).await;
+    }
+
+    /// Waits up to [`WAIT`] for `old`, the root of the page shown before an
+    /// action, to be replaced by a new page, and for that page to load.
+    /// Chromedriver sometimes answers a click before the navigation it
+    /// starts has begun, so the old page would still be there to read.
+    async fn wait_for_new_page(&self, old: &Element, action: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let gone = match old.tag_name().await {
+                Ok(_) => false,
+                Err(e) if e.is_stale_element_reference() => true,
+                Err(e) => panic!("cannot read the page after `{action}`: {e}"),
+            };
+            if gone {
+                let state = self
+                    .client
+                    .execute("return document.readyState;", vec![])
+                    .await;
+                if matches!(state, Ok(Value::String(s)) if s == "complete") {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "`{action}` opened no new page within {WAIT:?}: still on {}",
+                    self.current_url().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Submits the form matching `form_css` as a person would: by clicking
     /// its first submit button, or, when it has none, as Enter in a field
     /// does (`requestSubmit()`, which also checks the fields' constraints).
-    /// Returns once the answer has loaded.
+    /// Returns once the answer has loaded (a form that opens no new page
+    /// fails the test).
     pub async fn submit(&self, form_css: &str) {
+        let old = self.find("html").await;
         let form = self.find(form_css).await;
         let buttons = form
             .find_all(Locator::Css(
@@ -430,6 +471,7 @@ impl Browser {
                 self.current_url().await
             );
         }
+        self.wait_for_new_page(&old, form_css).await;
     }
 
     /// The visible text of the element matching `css` (`body` for the page).

@@ -154,6 +154,7 @@ pub(crate) fn check_dates(from: &Option<String>, to: &Option<String>) -> Result<
                 (String = "text/csv"),
                 (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             )),
+        (status = 400, description = "`invalid_date`, or `invalid_range`: `from` after `to`", content_type = "application/problem+json", body = Problem),
         (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
         (status = 404, description = "`not_found` (collection), `unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
     ))]

@@ -33,6 +33,7 @@ pub struct SummaryParams {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The totals of the caller's scope, or of one centre", body = Summary),
+        (status = 400, description = "`invalid_date`, or `invalid_range`: `from` after `to`", content_type = "application/problem+json", body = Problem),
         (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
         (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
     ))]
@@ -145,6 +146,7 @@ pub(crate) fn programme_report(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Per volunteer and per week figures against the target of four people helped per volunteer", body = ProgrammeReport),
+        (status = 400, description = "`invalid_date`, or `invalid_range`: `from` after `to`", content_type = "application/problem+json", body = Problem),
         (status = 403, description = "`forbidden`: another centre", content_type = "application/problem+json", body = Problem),
         (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
     ))]

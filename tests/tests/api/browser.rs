@@ -81,7 +81,7 @@ async fn chromium_reads_the_server_fills_a_form_and_axe_reports_a_missing_alt() 
     browser.set_window_size(WindowSize::DESKTOP).await;
     assert_eq!(browser.viewport().await, (1280, 900));
     browser.screenshot("harness-greeting-desktop").await;
-    browser.click("a#again").await;
+    browser.follow("a#again").await;
     browser.wait_for("form").await;
     assert!(browser.current_url().await.ends_with("/form"));
 }

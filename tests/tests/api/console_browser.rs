@@ -147,7 +147,7 @@ async fn a_manager_signs_in_on_a_phone_and_finds_a_volunteers_sessions_by_name_a
     assert!(!browser.text("main").await.contains("สมศรี รักงาน"));
     check_page(&browser, "console-sessions-phone").await;
 
-    browser.click(&format!("a[href='/sessions/{late}']")).await;
+    browser.follow(&format!("a[href='/sessions/{late}']")).await;
     browser.wait_for("#history").await;
     assert!(browser.text("main").await.contains("ปลายเดือน"));
     check_page(&browser, "console-session-phone").await;
