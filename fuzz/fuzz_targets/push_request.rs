@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use asa_server::body::parse_json;
-use asa_server::settings::Synchronous;
+use asa_server::settings::{SqliteOptions, Synchronous};
 use asa_server::store::sqlite::SqliteStore;
 use asa_server::store::{Store, StoreError};
 use asa_server::sync::push::{self, PushContext, PushError};
@@ -31,8 +31,12 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::TempDir::new().expect("temporary directory");
-        let store = SqliteStore::open(&dir.path().join("asa.db"), Synchronous::Normal, 1)
-            .expect("store opens");
+        let store = SqliteStore::open(&SqliteOptions {
+            path: dir.path().join("asa.db"),
+            synchronous: Synchronous::Normal,
+            readers: 1,
+        })
+        .expect("store opens");
         let user = asa_server::accounts::create_user(
             &store,
             "fuzz-admin",

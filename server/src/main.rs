@@ -131,10 +131,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let (_, generated) = open_store(&settings)?;
             print_generated_password(generated);
-            println!(
-                "database at {} is up to date",
-                settings.database_path().display()
-            );
+            println!("database {} is up to date", settings.database());
             Ok(())
         }
         Command::User { command } => {
@@ -229,10 +226,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let bind = settings.bind.clone();
-        let data = settings.database_path();
+        let data = settings.database();
         let app = Application::build(settings, Arc::new(SystemClock))?;
         print_generated_password(app.generated_admin_password.clone());
-        tracing::info!(%bind, port = app.port(), database = %data.display(), "asa-server listening");
+        tracing::info!(%bind, port = app.port(), database = %data, "asa-server listening");
         println!("asa-server listening on port {}", app.port());
         app.run_until_stopped().await?;
         tracing::info!("asa-server stopped");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::store::url::{DatabaseUrl, SqliteOptions, Synchronous};
+
 /// A secret that never shows in `Debug` output or logs.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -28,16 +30,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How hard SQLite syncs to disk at commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    /// fsync at every commit: a push that got 200 survives power loss.
-    Full,
-    /// fsync at checkpoints: survives a process crash, not a power cut.
-    Normal,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -50,8 +42,11 @@ pub enum LogFormat {
 pub struct Settings {
     /// Address to listen on (`ASA_BIND`).
     pub bind: String,
-    /// Where the SQLite database lives (`ASA_DATA_DIR`).
+    /// Where the default SQLite database lives (`ASA_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// Which store to open (`ASA_DATABASE_URL`; see [`DatabaseUrl`]);
+    /// unset: SQLite in `data_dir`.
+    pub database_url: Option<DatabaseUrl>,
     /// The first admin's password; generated and printed once when unset.
     pub admin_password: Option<Secret>,
     pub access_token_ttl_secs: u64,
@@ -69,9 +64,6 @@ pub struct Settings {
     pub login_address_max_failures: u32,
     /// How long failures count.
     pub login_window_secs: u64,
-    pub sqlite_synchronous: Synchronous,
-    /// Read connections beside the single writer.
-    pub reader_connections: u32,
     pub workers: usize,
     pub log_format: LogFormat,
     /// Seconds SIGTERM waits for in-flight requests.
@@ -90,6 +82,7 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./asa-data"),
+            database_url: None,
             admin_password: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 60 * 24 * 3600,
@@ -101,8 +94,6 @@ impl Default for Settings {
             login_max_failures: 5,
             login_address_max_failures: 20,
             login_window_secs: 15 * 60,
-            sqlite_synchronous: Synchronous::Full,
-            reader_connections: 4,
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_secs: 30,
@@ -232,7 +223,18 @@ impl Settings {
             "login_max_failures" => self.login_max_failures = num(value)?,
             "login_window_secs" => self.login_window_secs = num(value)?,
             "login_address_max_failures" => self.login_address_max_failures = num(value)?,
-            "reader_connections" => self.reader_connections = num(value)?,
+            "database_url" => {
+                self.database_url = if value.is_empty() {
+                    None
+                } else {
+                    Some(DatabaseUrl::parse(value)?)
+                }
+            }
+            "reader_connections" | "sqlite_synchronous" => {
+                return Err("SQLite's knobs are now part of the database URL: \
+                     ASA_DATABASE_URL=sqlite://PATH?synchronous=normal&readers=4"
+                    .into())
+            }
             "workers" => self.workers = num(value)?,
             "shutdown_timeout_secs" => self.shutdown_timeout_secs = num(value)?,
             "console_idle_secs" => self.console_idle_secs = num(value)?,
@@ -248,13 +250,6 @@ impl Settings {
                     .collect::<Result<_, _>>()?
             }
             "metrics_bind" => self.metrics_bind = Some(value.to_owned()).filter(|v| !v.is_empty()),
-            "sqlite_synchronous" => {
-                self.sqlite_synchronous = match value {
-                    "full" => Synchronous::Full,
-                    "normal" => Synchronous::Normal,
-                    _ => return Err("expected full or normal".into()),
-                }
-            }
             "log_format" => {
                 self.log_format = match value {
                     "text" => LogFormat::Text,
@@ -269,9 +264,11 @@ impl Settings {
         Ok(())
     }
 
-    /// The SQLite database file inside the data directory.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("asa.db")
+    /// The store to open: `database_url`, or SQLite in the data directory.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::in_data_dir(&self.data_dir))
     }
 }
 
@@ -292,7 +289,7 @@ mod tests {
         let file = dir.path().join("asa.toml");
         std::fs::write(
             &file,
-            "bind = \"0.0.0.0:9000\"\nmax_push_changes = 500\nsqlite_synchronous = \"normal\"\n",
+            "bind = \"0.0.0.0:9000\"\nmax_push_changes = 500\ndatabase_url = \"sqlite:///srv/asa.db?synchronous=normal\"\n",
         )
         .unwrap();
         let s = Settings::load_from(
@@ -302,7 +299,20 @@ mod tests {
         .unwrap();
         assert_eq!(s.bind, "0.0.0.0:9000", "from the file");
         assert_eq!(s.max_push_changes, 250, "the environment wins");
-        assert_eq!(s.sqlite_synchronous, Synchronous::Normal);
+        assert_eq!(
+            s.database(),
+            DatabaseUrl::Sqlite(SqliteOptions {
+                synchronous: Synchronous::Normal,
+                ..SqliteOptions::at("/srv/asa.db")
+            })
+        );
+        assert_eq!(
+            Settings::load_from(None, env(&[("ASA_DATA_DIR", "/data")]))
+                .unwrap()
+                .database(),
+            DatabaseUrl::Sqlite(SqliteOptions::at("/data/asa.db")),
+            "SQLite in the data directory by default"
+        );
         assert_eq!(s.access_token_ttl_secs, 900, "a default");
         let s = Settings::load_from(None, env(&[("ASA_ADMIN_PASSWORD", "hunter22")])).unwrap();
         assert_eq!(
@@ -335,6 +345,16 @@ mod tests {
             err.to_string(),
             "setting pull_default_limit (ASA_PULL_DEFAULT_LIMIT) is invalid: must be between 1 and pull_max_limit"
         );
+        let err =
+            Settings::load_from(None, env(&[("ASA_SQLITE_SYNCHRONOUS", "normal")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ASA_DATABASE_URL=sqlite://PATH?synchronous=normal"),
+            "{err}"
+        );
+        let err = Settings::load_from(None, env(&[("ASA_DATABASE_URL", "sqlite://x?readers=99")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("readers=\"99\""), "{err}");
         let err = Settings::load_from(None, env(&[("ASA_TRUSTED_PROXIES", "10.0.0.1, nginx")]))
             .unwrap_err();
         assert!(

@@ -24,8 +24,7 @@ use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 pub struct Application {
     port: u16,
@@ -48,11 +47,7 @@ impl std::fmt::Debug for Application {
 /// Opens the store and creates the first admin when there are no users yet.
 /// Returns the admin's password when it was generated rather than configured.
 pub fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option<String>)> {
-    let store = SqliteStore::open(
-        &settings.database_path(),
-        settings.sqlite_synchronous,
-        settings.reader_connections,
-    )?;
+    let store = store::connect(&settings.database())?;
     let mut generated = None;
     if store.count_users()? == 0 {
         let password = match &settings.admin_password {
@@ -66,10 +61,10 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option
                 p
             }
         };
-        accounts::create_user(&store, "admin", &password, "admin", None, None)?;
+        accounts::create_user(store.as_ref(), "admin", &password, "admin", None, None)?;
         tracing::info!("created the first user, `admin`");
     }
-    Ok((Arc::new(store), generated))
+    Ok((store, generated))
 }
 
 impl Application {
@@ -93,7 +88,7 @@ impl Application {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         // Store work is serialized on one writer and a few readers; more
         // blocking threads than that would only queue and hold memory.
-        let blocking_threads = usize::try_from(settings.reader_connections).unwrap_or(4) + 4;
+        let blocking_threads = store.connections() + 3;
         let shutdown = settings.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             store,

@@ -83,9 +83,9 @@ def start(binary, data_dir):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "ASA_DATA_DIR": data_dir,
+        "ASA_DATABASE_URL": "sqlite://" + os.path.join(data_dir, "asa.db") + "?synchronous=normal",
         "ASA_BIND": "127.0.0.1:0",
         "ASA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "ASA_SQLITE_SYNCHRONOUS": "normal",
         "RUST_LOG": "error",
     }
     server = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE,

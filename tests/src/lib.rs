@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
-use asa_server::settings::{Secret, Settings, Synchronous};
+use asa_server::settings::{DatabaseUrl, Secret, Settings, SqliteOptions, Synchronous};
 use asa_server::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -93,8 +93,11 @@ impl TestApp {
             data_dir: data.path().to_owned(),
             admin_password: Some(Secret::new(ADMIN_PASSWORD)),
             workers: 2,
-            reader_connections: 2,
-            sqlite_synchronous: Synchronous::Normal,
+            database_url: Some(DatabaseUrl::Sqlite(SqliteOptions {
+                path: data.path().join("asa.db"),
+                synchronous: Synchronous::Normal,
+                readers: 2,
+            })),
             shutdown_timeout_secs: 5,
             ..Settings::default()
         };

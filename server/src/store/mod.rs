@@ -3,12 +3,25 @@
 //! lives in [`crate::sync`] and drives a store's write transaction through
 //! [`PushTx`], so every backend merges with the same code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sync_core::{Collection, Hlc, RecordState, Role};
 use uuid::Uuid;
 
 pub mod sqlite;
+pub mod url;
+
+use url::DatabaseUrl;
+
+/// Opens the store `url` names and migrates it to this version's schema
+/// (the one place that knows which stores exist).
+pub fn connect(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(options) => {
+            Ok(std::sync::Arc::new(sqlite::SqliteStore::open(options)?))
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -143,10 +156,9 @@ pub struct LoginState {
     pub last_seen_at: Option<i64>,
 }
 
-/// A device as the push transaction sees it. `key` is the store's compact id.
+/// A device as the push transaction sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Device {
-    pub key: i64,
     /// The user it is bound to; `None` when unbound (and for the server's own).
     pub user_id: Option<Uuid>,
     pub acked_seq: u64,
@@ -179,9 +191,11 @@ pub enum RotateOutcome {
 /// A change already in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredChange {
-    pub device_key: i64,
+    /// The device that pushed it.
+    pub device_id: Uuid,
     pub device_seq: u64,
-    /// The change as pull returns it (JSON, with author).
+    /// The change as pull returns it: its wire JSON with author, written by
+    /// [`crate::sync::push::prepare`] and kept verbatim by the store.
     pub body: String,
 }
 
@@ -193,34 +207,34 @@ pub struct StoredRejection {
     pub detail: String,
 }
 
-/// A change to append to the log.
+/// A change to append to the log, from the device the write names.
 #[derive(Debug, Clone)]
 pub struct NewChange<'a> {
     pub change_id: Uuid,
-    pub device_key: i64,
     pub device_seq: u64,
     pub collection: Collection,
     pub record_id: Uuid,
-    pub centre_id: Option<&'a str>,
-    pub volunteer_id: Option<&'a str>,
+    /// The record's centre and author, which decide who pulls the change.
+    pub centre_id: Option<String>,
+    pub volunteer_id: Option<String>,
     pub body: &'a str,
 }
 
+/// A change refused with its reason, kept so a resend gets the same answer.
 #[derive(Debug, Clone)]
 pub struct NewRejection<'a> {
-    pub device_key: i64,
     pub device_seq: u64,
-    /// As sent; a canonical id is stored as its 16 bytes.
+    /// As sent (not always a canonical uuid).
     pub change_id: &'a str,
-    pub code: &'a str,
-    pub detail: &'a str,
+    pub code: &'static str,
+    pub detail: String,
     pub body: &'a str,
     /// Unix seconds.
     pub at: i64,
 }
 
-/// A record's merge state and its materialized view, written once per
-/// record a push touched.
+/// A record's merge state and the columns that reads filter and reports
+/// count on, written once per record a push touched.
 #[derive(Debug, Clone)]
 pub struct RecordWrite<'a> {
     pub collection: Collection,
@@ -233,48 +247,84 @@ pub struct RecordWrite<'a> {
     pub started_on: Option<&'a str>,
     pub deleted: bool,
     pub conflicts: usize,
-    pub version: Option<String>,
+    pub version: Option<Hlc>,
     pub help_type: Option<&'a str>,
     pub outcome: Option<&'a str>,
     pub duration_min: Option<i64>,
     pub people_helped: Option<i64>,
-    /// A session's linked beneficiaries, as a JSON array of ids.
-    pub beneficiaries: Option<String>,
+    /// A session's linked beneficiaries (empty for a beneficiary).
+    pub beneficiaries: Vec<Uuid>,
 }
 
-/// The operations a push runs inside one write transaction.
+/// The device's state after a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceUpdate {
+    pub acked_seq: u64,
+    /// The device's clock minus the server's.
+    pub clock_offset_ms: i64,
+    /// When it pushed (unix seconds).
+    pub now: i64,
+}
+
+/// Everything a push (or a resolution) decided to write, handed to the
+/// store in one call.
+#[derive(Debug, Clone)]
+pub struct PushWrites<'a> {
+    /// The device whose changes and rejections these are; [`PushTx::device`]
+    /// has read it in this transaction.
+    pub device_id: Uuid,
+    pub changes: Vec<NewChange<'a>>,
+    pub rejections: Vec<NewRejection<'a>>,
+    pub records: Vec<RecordWrite<'a>>,
+    pub device: Option<DeviceUpdate>,
+    /// The server clock's new last value, when the server wrote a change.
+    pub server_clock: Option<Hlc>,
+}
+
+/// The reads and the one write of a push, inside one write transaction.
+///
+/// **Round trips.** Each method is one request to the database whatever the
+/// length of its arguments, and the push algorithm calls each at most once
+/// per batch: a push of 1,000 changes costs the same number of round trips
+/// as a push of one (`sync::push` tests count them).
+///
+/// **Isolation.** A transaction sees the state committed before it and its
+/// own writes, and the store makes every push transaction serializable:
+/// the result is as if pushes ran one at a time. [`PushTx::device`] takes
+/// the device for the transaction (two pushes of one device never
+/// interleave) and [`PushTx::load_records`] takes the records it returns and
+/// the keys it did not find; a store that runs transactions concurrently
+/// fails one of two that conflict with [`StoreError::Busy`] (answered 503,
+/// the client retries) and keeps nothing of it. A change id that is
+/// already stored makes [`PushTx::write`] fail rather than skip it.
+///
+/// **Ordering.** Changes appended by one transaction get log positions in
+/// the order of [`PushWrites::changes`], and a pull that has returned a
+/// position never later finds a new change at or before it.
 pub trait PushTx {
+    /// The device, or `None` when it was never bound.
     fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError>;
-    fn find_change(&mut self, change_id: Uuid) -> Result<Option<StoredChange>, StoreError>;
-    fn find_rejection(
+    /// The stored changes among these ids (ids not stored are absent).
+    fn find_changes(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredChange>, StoreError>;
+    /// The device's stored rejections at these sequence numbers.
+    fn find_rejections(
         &mut self,
-        device_key: i64,
-        device_seq: u64,
-    ) -> Result<Option<StoredRejection>, StoreError>;
-    fn load_record(
+        device_id: Uuid,
+        seqs: &[u64],
+    ) -> Result<HashMap<u64, StoredRejection>, StoreError>;
+    /// The merge states of the stored records among these keys.
+    fn load_records(
         &mut self,
-        collection: Collection,
-        record_id: Uuid,
-    ) -> Result<Option<RecordState>, StoreError>;
-    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError>;
+        keys: &[(Collection, Uuid)],
+    ) -> Result<HashMap<(Collection, Uuid), RecordState>, StoreError>;
+    /// Which of these centre codes exist.
+    fn existing_centres(&mut self, codes: &[&str]) -> Result<HashSet<String>, StoreError>;
     /// The last HLC the server's own clock handed out, kept in the store so
     /// every server process continues it (changes the server writes).
     fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError>;
-    fn set_server_clock(&mut self, hlc: Hlc) -> Result<(), StoreError>;
-    /// Appends a change to the log; false (and nothing written) when a change
-    /// with that id is already stored.
-    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError>;
-    fn insert_rejection(&mut self, rejection: &NewRejection<'_>) -> Result<(), StoreError>;
-    fn save_record(&mut self, record: &RecordWrite<'_>) -> Result<(), StoreError>;
-    /// Records the push: the device's acknowledged sequence, its clock
-    /// offset, and when it pushed (unix seconds).
-    fn update_device(
-        &mut self,
-        device_key: i64,
-        acked_seq: u64,
-        clock_offset_ms: i64,
-        now: i64,
-    ) -> Result<(), StoreError>;
+    /// Appends the changes and rejections, writes the records, the device
+    /// and the server clock.
+    fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError>;
 }
 
 /// Which records a reader may see.
@@ -456,6 +506,10 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store answers.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// How many calls the store can serve at once (its connections); the
+    /// server sizes its pool of blocking threads from it.
+    fn connections(&self) -> usize;
+
     /// A named secret, created by `make` the first time it is asked for.
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
 
@@ -542,7 +596,10 @@ pub trait Store: Send + Sync + 'static {
     /// The state of a login, for checking an access token issued from it.
     fn login_state(&self, family: i64) -> Result<Option<LoginState>, StoreError>;
 
-    /// Runs `work` in one write transaction, committed only if it returns Ok.
+    /// Runs `work` in one write transaction (isolated as [`PushTx`] says),
+    /// committed only if it returns Ok. A store may run `work` again after
+    /// a conflict it settles by retrying, so `work` must act only through
+    /// its transaction and overwrite what it reports on each run.
     fn push(
         &self,
         work: &mut dyn FnMut(&mut dyn PushTx) -> Result<(), StoreError>,

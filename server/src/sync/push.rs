@@ -2,7 +2,7 @@
 //! transaction: after it returns Ok the caller commits, and every result it
 //! reports is durable; on Err nothing of the batch is stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sync_core::hlc::{parse_canonical_uuid, MAX_FORWARD_SKEW_MS};
 use sync_core::wire::PushResult;
@@ -12,7 +12,10 @@ use sync_core::{
 };
 use uuid::Uuid;
 
-use crate::store::{Device, NewChange, NewRejection, PushTx, RecordWrite, StoreError};
+use crate::store::{
+    Device, DeviceUpdate, NewChange, NewRejection, PushTx, PushWrites, RecordWrite, StoreError,
+    StoredChange, StoredRejection,
+};
 
 /// What the push is about, besides its changes.
 #[derive(Debug, Clone)]
@@ -80,31 +83,34 @@ struct Touched {
     dirty: bool,
 }
 
+/// A batch being judged: what the store held before it, read up front in one
+/// call per kind, and what the batch will write, handed over in one call at
+/// the end (the round trips of a push do not grow with its length).
 struct Batch<'a, 'c> {
-    tx: &'a mut dyn PushTx,
     ctx: &'a PushContext<'c>,
-    device: Device,
+    /// Stored changes with the batch's ids.
+    stored: HashMap<Uuid, StoredChange>,
+    /// The device's rejections at the batch's already acknowledged sequences.
+    rejections: HashMap<u64, StoredRejection>,
     records: HashMap<(Collection, Uuid), Touched>,
-    /// Whether each centre named by a new record exists, asked once per batch.
-    centres: HashMap<String, bool>,
+    /// Which centres named by the batch exist.
+    centres: HashSet<String>,
+    /// Ids of the changes this batch appends.
+    appended: HashSet<Uuid>,
+    changes: Vec<NewChange<'a>>,
+    new_rejections: Vec<NewRejection<'a>>,
 }
 
-pub fn run(
+pub fn run<'a>(
     tx: &mut dyn PushTx,
-    ctx: &PushContext<'_>,
-    changes: &[Prepared<'_>],
+    ctx: &'a PushContext<'_>,
+    changes: &'a [Prepared<'_>],
 ) -> Result<PushOutcome, PushError> {
     let device = tx
         .device(ctx.device_id)?
         .filter(|d| d.user_id == Some(ctx.principal.user_id))
         .ok_or(PushError::DeviceNotBound(ctx.device_id))?;
-    let mut batch = Batch {
-        tx,
-        ctx,
-        device,
-        records: HashMap::new(),
-        centres: HashMap::new(),
-    };
+    let mut batch = Batch::read(tx, ctx, device, changes)?;
     let mut outcome = PushOutcome {
         acked_seq: device.acked_seq,
         ..PushOutcome::default()
@@ -117,10 +123,10 @@ pub fn run(
     for i in order {
         let dto = changes[i].dto;
         let result = if dto.device_seq <= outcome.acked_seq {
-            batch.resent(dto)?
+            batch.resent(dto)
         } else if dto.device_seq == outcome.acked_seq + 1 {
             outcome.acked_seq = dto.device_seq;
-            let (result, hlc) = batch.new_change(&changes[i])?;
+            let (result, hlc) = batch.new_change(&changes[i]);
             outcome.max_hlc = outcome.max_hlc.max(hlc);
             result
         } else {
@@ -139,11 +145,24 @@ pub fn run(
         }
         results[i] = Some(result);
     }
-    batch.flush()?;
-    let now_secs = i64::try_from(ctx.now_ms / 1000).unwrap_or(i64::MAX);
-    batch
-        .tx
-        .update_device(device.key, outcome.acked_seq, ctx.clock_offset_ms, now_secs)?;
+    let records = batch
+        .records
+        .iter()
+        .filter(|(_, t)| t.dirty)
+        .map(|((collection, id), t)| record_write(*collection, *id, &t.state))
+        .collect();
+    tx.write(&PushWrites {
+        device_id: ctx.device_id,
+        changes: batch.changes,
+        rejections: batch.new_rejections,
+        records,
+        device: Some(DeviceUpdate {
+            acked_seq: outcome.acked_seq,
+            clock_offset_ms: ctx.clock_offset_ms,
+            now: i64::try_from(ctx.now_ms / 1000).unwrap_or(i64::MAX),
+        }),
+        server_clock: None,
+    })?;
     outcome.results = results.into_iter().flatten().collect();
     Ok(outcome)
 }
@@ -168,34 +187,117 @@ fn with_status(id: &str, status: PushStatus) -> PushResult {
     }
 }
 
-impl Batch<'_, '_> {
+/// The items sorted, each once.
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+/// `read(items)`, or nothing found without asking when there are no items.
+fn ask<T, R: Default>(
+    items: &[T],
+    read: impl FnOnce(&[T]) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    if items.is_empty() {
+        Ok(R::default())
+    } else {
+        read(items)
+    }
+}
+
+/// The collection and record a change names, when both parse.
+fn record_key(dto: &ChangeDto) -> Option<(Collection, Uuid)> {
+    let collection = Collection::parse(&dto.collection)?;
+    let (_, record_id) = dto.ids().ok()?;
+    Some((collection, record_id))
+}
+
+impl<'a, 'c> Batch<'a, 'c> {
+    /// Reads what judging `changes` needs, one store call per kind.
+    fn read(
+        tx: &mut dyn PushTx,
+        ctx: &'a PushContext<'c>,
+        device: Device,
+        changes: &'a [Prepared<'_>],
+    ) -> Result<Self, StoreError> {
+        let fresh = |p: &&Prepared<'_>| p.dto.device_seq > device.acked_seq;
+        let ids = distinct(
+            changes
+                .iter()
+                .filter_map(|p| parse_canonical_uuid(&p.dto.id)),
+        );
+        let stored = ask(&ids, |ids| tx.find_changes(ids))?;
+        let resent = distinct(
+            changes
+                .iter()
+                .map(|p| p.dto.device_seq)
+                .filter(|&seq| seq <= device.acked_seq),
+        );
+        let rejections = ask(&resent, |seqs| tx.find_rejections(ctx.device_id, seqs))?;
+        let keys = distinct(
+            changes
+                .iter()
+                .filter(fresh)
+                .filter_map(|p| record_key(p.dto)),
+        );
+        let mut loaded = ask(&keys, |keys| tx.load_records(keys))?;
+        let records = keys
+            .into_iter()
+            .map(|key| {
+                let state = loaded.remove(&key).unwrap_or_default();
+                let touched = Touched {
+                    state,
+                    dirty: false,
+                };
+                (key, touched)
+            })
+            .collect();
+        let codes = distinct(
+            changes
+                .iter()
+                .filter(fresh)
+                .filter_map(|p| p.decoded.as_ref().ok())
+                .filter_map(|c| written(c, Field::CentreId)),
+        );
+        let centres = ask(&codes, |codes| tx.existing_centres(codes))?;
+        Ok(Batch {
+            ctx,
+            stored,
+            rejections,
+            records,
+            centres,
+            appended: HashSet::new(),
+            changes: Vec::new(),
+            new_rejections: Vec::new(),
+        })
+    }
+
     /// A change whose sequence number is already acknowledged: a retry after
     /// a lost response (answered as before), or a reuse (rejected, not stored).
-    fn resent(&mut self, dto: &ChangeDto) -> Result<PushResult, PushError> {
+    fn resent(&self, dto: &ChangeDto) -> PushResult {
         // A change id that is not canonical was never stored in the log; it
         // can only match a rejection, compared as sent.
         if let Some(id) = parse_canonical_uuid(&dto.id) {
-            if let Some(stored) = self.tx.find_change(id)? {
+            if let Some(stored) = self.stored.get(&id) {
                 let same_slot =
-                    stored.device_key == self.device.key && stored.device_seq == dto.device_seq;
+                    stored.device_id == self.ctx.device_id && stored.device_seq == dto.device_seq;
                 if same_slot && self.same_content(&stored.body, dto) {
-                    return Ok(with_status(&dto.id, PushStatus::Duplicate));
+                    return with_status(&dto.id, PushStatus::Duplicate);
                 }
-                return Ok(rejected(
-                    &dto.id,
-                    &ChangeError::ChangeIdReused(dto.id.clone()),
-                ));
+                return rejected(&dto.id, &ChangeError::ChangeIdReused(dto.id.clone()));
             }
         }
-        match self.tx.find_rejection(self.device.key, dto.device_seq)? {
-            Some(r) if r.change_id == dto.id => Ok(PushResult {
+        match self.rejections.get(&dto.device_seq) {
+            Some(r) if r.change_id == dto.id => PushResult {
                 id: dto.id.clone(),
                 status: PushStatus::Rejected,
-                code: Some(r.code),
-                detail: Some(r.detail),
+                code: Some(r.code.clone()),
+                detail: Some(r.detail.clone()),
                 warning: None,
-            }),
-            _ => Ok(rejected(&dto.id, &ChangeError::SeqReused(dto.device_seq))),
+            },
+            _ => rejected(&dto.id, &ChangeError::SeqReused(dto.device_seq)),
         }
     }
 
@@ -211,49 +313,41 @@ impl Batch<'_, '_> {
 
     /// The next change in the device's sequence: applied, or rejected with its
     /// reason kept. Either way it takes its slot.
-    fn new_change(
-        &mut self,
-        prepared: &Prepared<'_>,
-    ) -> Result<(PushResult, Option<Hlc>), PushError> {
+    fn new_change(&mut self, prepared: &'a Prepared<'_>) -> (PushResult, Option<Hlc>) {
         let dto = prepared.dto;
-        let verdict = match self.judge(prepared)? {
-            // The log's unique index on change ids answers whether the id is
-            // new, so a new change costs no extra lookup.
-            Ok(change) => {
-                if self.insert(change, &prepared.body)? {
-                    Ok(change)
-                } else {
-                    Err(ChangeError::ChangeIdReused(dto.id.clone()))
-                }
+        let verdict = self.judge(prepared).and_then(|change| {
+            if self.stored.contains_key(&change.id) || !self.appended.insert(change.id) {
+                Err(ChangeError::ChangeIdReused(dto.id.clone()))
+            } else {
+                Ok(change)
             }
-            Err(rejection) => Err(rejection),
-        };
+        });
         match verdict {
             Ok(change) => {
+                self.append(change, &prepared.body);
                 let warning = (change.hlc.wall_ms() > self.ctx.now_ms + MAX_FORWARD_SKEW_MS)
                     .then(|| "clock_skew".to_owned());
-                let touched = self.touched(change.collection, change.record_id)?;
+                let touched = self.touched(change.collection, change.record_id);
                 touched.state.apply(change);
                 touched.dirty = true;
                 let mut result = with_status(&dto.id, PushStatus::Applied);
                 result.warning = warning;
-                Ok((result, Some(change.hlc)))
+                (result, Some(change.hlc))
             }
             Err(rejection) => {
                 if matches!(rejection, ChangeError::Forbidden { .. }) {
                     tracing::warn!(target: "audit", user = %self.ctx.principal.user_id, device = %self.ctx.device_id, change = %dto.id, collection = %dto.collection, record = %dto.record_id, "refused: change forbidden");
                 }
-                let detail = rejection.to_string();
-                self.tx.insert_rejection(&NewRejection {
-                    device_key: self.device.key,
+                let result = rejected(&dto.id, &rejection);
+                self.new_rejections.push(NewRejection {
                     device_seq: dto.device_seq,
                     change_id: &dto.id,
                     code: rejection.code(),
-                    detail: &detail,
+                    detail: rejection.to_string(),
                     body: &prepared.body,
                     at: i64::try_from(self.ctx.now_ms / 1000).unwrap_or(i64::MAX),
-                })?;
-                Ok((rejected(&dto.id, &rejection), None))
+                });
+                (result, None)
             }
         }
     }
@@ -261,105 +355,59 @@ impl Batch<'_, '_> {
     /// Who may edit is judged first, on the record as stored; then content,
     /// then what depends on the rest of the store (the centre exists) and on
     /// the time (the session does not start too far ahead).
-    fn judge<'p>(
-        &mut self,
-        prepared: &'p Prepared<'_>,
-    ) -> Result<Result<&'p Change, ChangeError>, StoreError> {
+    fn judge<'p>(&mut self, prepared: &'p Prepared<'_>) -> Result<&'p Change, ChangeError> {
         let ctx = self.ctx;
         let dto = prepared.dto;
         let Some(collection) = Collection::parse(&dto.collection) else {
-            return Ok(Err(ChangeError::UnknownCollection(dto.collection.clone())));
+            return Err(ChangeError::UnknownCollection(dto.collection.clone()));
         };
-        let record_id = match dto.ids() {
-            Ok((_, record_id)) => record_id,
-            Err(e) => return Ok(Err(e)),
-        };
-        let state = self.record(collection, record_id)?;
+        let (_, record_id) = dto.ids()?;
+        let state = &self.touched(collection, record_id).state;
         let creating = state.is_empty();
-        if let Err(e) = ctx.principal.check_write_dto(dto, Some(state)) {
-            return Ok(Err(e));
-        }
-        let change = match &prepared.decoded {
-            Ok(change) => change,
-            Err(e) => return Ok(Err(e.clone())),
-        };
-        if let Err(e) = check_against_state(change, Some(state)) {
-            return Ok(Err(e));
-        }
+        ctx.principal.check_write_dto(dto, Some(state))?;
+        let change = prepared.decoded.as_ref().map_err(Clone::clone)?;
+        check_against_state(change, Some(state))?;
         if creating {
             if let Some(centre) = written(change, Field::CentreId) {
-                if !self.centre_exists(&centre)? {
-                    return Ok(Err(ChangeError::UnknownCentre(centre)));
+                if !self.centres.contains(centre) {
+                    return Err(ChangeError::UnknownCentre(centre.to_owned()));
                 }
             }
         }
-        if let Err(e) = check_start(change, ctx.now_ms, ctx.clock_offset_ms) {
-            return Ok(Err(e));
-        }
-        Ok(Ok(change))
+        check_start(change, ctx.now_ms, ctx.clock_offset_ms)?;
+        Ok(change)
     }
 
-    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError> {
-        if let Some(known) = self.centres.get(code) {
-            return Ok(*known);
-        }
-        let known = self.tx.centre_exists(code)?;
-        self.centres.insert(code.to_owned(), known);
-        Ok(known)
-    }
-
-    /// Appends an accepted change to the log; false when its id is taken.
-    /// The record's centre and author are immutable, so they are the stored
+    /// Appends an accepted change to the batch's part of the log. The
+    /// record's centre and author are immutable, so they are the stored
     /// record's, or for a new record the change's own.
-    fn insert(&mut self, change: &Change, body: &str) -> Result<bool, StoreError> {
-        let state = self.record(change.collection, change.record_id)?;
+    fn append(&mut self, change: &Change, body: &'a str) {
+        let state = &self.touched(change.collection, change.record_id).state;
         let centre = state
             .centre_id()
-            .map(str::to_owned)
-            .or_else(|| written(change, Field::CentreId));
+            .or_else(|| written(change, Field::CentreId))
+            .map(str::to_owned);
         let volunteer = volunteer_of(state)
-            .map(str::to_owned)
-            .or_else(|| written(change, Field::VolunteerId));
-        self.tx.insert_change(&NewChange {
+            .or_else(|| written(change, Field::VolunteerId))
+            .map(str::to_owned);
+        self.changes.push(NewChange {
             change_id: change.id,
-            device_key: self.device.key,
             device_seq: change.device_seq,
             collection: change.collection,
             record_id: change.record_id,
-            centre_id: centre.as_deref(),
-            volunteer_id: volunteer.as_deref(),
+            centre_id: centre,
+            volunteer_id: volunteer,
             body,
+        });
+    }
+
+    /// The batch's copy of a record; every record a fresh change names was
+    /// read up front, and one that was not stored starts empty.
+    fn touched(&mut self, collection: Collection, id: Uuid) -> &mut Touched {
+        self.records.entry((collection, id)).or_insert(Touched {
+            state: RecordState::default(),
+            dirty: false,
         })
-    }
-
-    fn record(&mut self, collection: Collection, id: Uuid) -> Result<&RecordState, StoreError> {
-        self.touched(collection, id).map(|t| &t.state)
-    }
-
-    fn touched(&mut self, collection: Collection, id: Uuid) -> Result<&mut Touched, StoreError> {
-        use std::collections::hash_map::Entry;
-        match self.records.entry((collection, id)) {
-            Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(e) => {
-                let state = self.tx.load_record(collection, id)?.unwrap_or_default();
-                Ok(e.insert(Touched {
-                    state,
-                    dirty: false,
-                }))
-            }
-        }
-    }
-
-    /// Writes every record the batch changed, once.
-    fn flush(&mut self) -> Result<(), StoreError> {
-        for ((collection, id), touched) in &self.records {
-            if !touched.dirty {
-                continue;
-            }
-            self.tx
-                .save_record(&record_write(*collection, *id, &touched.state))?;
-        }
-        Ok(())
     }
 }
 
@@ -368,14 +416,11 @@ impl Batch<'_, '_> {
 pub fn record_write(collection: Collection, id: Uuid, state: &RecordState) -> RecordWrite<'_> {
     let text = |field| state.value(&Key::field(field)).and_then(Value::as_str);
     let int = |field| state.value(&Key::field(field)).and_then(Value::as_i64);
-    let beneficiaries = (collection == Collection::Sessions).then(|| {
-        let ids: Vec<String> = state
-            .members(Field::BeneficiaryIds)
-            .iter()
-            .map(Uuid::to_string)
-            .collect();
-        serde_json::Value::from(ids).to_string()
-    });
+    let beneficiaries = if collection == Collection::Sessions {
+        state.members(Field::BeneficiaryIds).into_iter().collect()
+    } else {
+        Vec::new()
+    };
     RecordWrite {
         collection,
         record_id: id,
@@ -386,7 +431,7 @@ pub fn record_write(collection: Collection, id: Uuid, state: &RecordState) -> Re
         started_on: text(Field::StartedAt).and_then(|s| s.get(..10)),
         deleted: state.is_deleted(),
         conflicts: state.conflicts().len(),
-        version: state.version().map(|v| v.to_string()),
+        version: state.version(),
         help_type: text(Field::HelpType),
         outcome: text(Field::Outcome),
         duration_min: int(Field::DurationMin),
@@ -402,11 +447,232 @@ fn volunteer_of(state: &RecordState) -> Option<&str> {
 }
 
 /// The text a change writes to a plain key, if it writes it.
-fn written(change: &Change, field: Field) -> Option<String> {
+fn written(change: &Change, field: Field) -> Option<&str> {
     change
         .writes
         .iter()
         .find(|w| w.key == Key::field(field))
         .and_then(|w| w.value.as_str())
-        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+    use sync_core::Role;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::url::{SqliteOptions, Synchronous};
+    use crate::store::{Centre, Store, User};
+
+    /// The real SQLite transaction, with each call counted.
+    struct Counting<'t> {
+        tx: &'t mut dyn PushTx,
+        calls: BTreeMap<&'static str, usize>,
+    }
+
+    impl Counting<'_> {
+        fn count(&mut self, name: &'static str) {
+            *self.calls.entry(name).or_default() += 1;
+        }
+    }
+
+    impl PushTx for Counting<'_> {
+        fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
+            self.count("device");
+            self.tx.device(device_id)
+        }
+        fn find_changes(
+            &mut self,
+            ids: &[Uuid],
+        ) -> Result<HashMap<Uuid, StoredChange>, StoreError> {
+            self.count("find_changes");
+            self.tx.find_changes(ids)
+        }
+        fn find_rejections(
+            &mut self,
+            device_id: Uuid,
+            seqs: &[u64],
+        ) -> Result<HashMap<u64, StoredRejection>, StoreError> {
+            self.count("find_rejections");
+            self.tx.find_rejections(device_id, seqs)
+        }
+        fn load_records(
+            &mut self,
+            keys: &[(Collection, Uuid)],
+        ) -> Result<HashMap<(Collection, Uuid), RecordState>, StoreError> {
+            self.count("load_records");
+            self.tx.load_records(keys)
+        }
+        fn existing_centres(&mut self, codes: &[&str]) -> Result<HashSet<String>, StoreError> {
+            self.count("existing_centres");
+            self.tx.existing_centres(codes)
+        }
+        fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError> {
+            self.count("server_clock");
+            self.tx.server_clock()
+        }
+        fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError> {
+            self.count("write");
+            self.tx.write(writes)
+        }
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: SqliteStore,
+        principal: Principal,
+        device: Uuid,
+        now_ms: u64,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = SqliteStore::open(&SqliteOptions {
+            path: dir.path().join("asa.db"),
+            synchronous: Synchronous::Normal,
+            readers: 1,
+        })
+        .unwrap();
+        store
+            .create_centre(&Centre {
+                code: "C0001".into(),
+                name: "ศูนย์ทดสอบ".into(),
+                province: "เชียงใหม่".into(),
+                district: "แม่ริม".into(),
+            })
+            .unwrap();
+        let user = User {
+            id: Uuid::now_v7(),
+            username: "somchai".into(),
+            display_name: "สมชาย".into(),
+            password_hash: "not used".into(),
+            role: Role::Volunteer,
+            centre_id: Some("C0001".into()),
+            disabled: false,
+        };
+        store.create_user(&user).unwrap();
+        let device = Uuid::now_v7();
+        store.bind_device(device, &user, 0, &|_| false).unwrap();
+        World {
+            _dir: dir,
+            store,
+            principal: Principal {
+                user_id: user.id,
+                role: Role::Volunteer,
+                centre_id: Some("C0001".into()),
+            },
+            device,
+            now_ms: u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap(),
+        }
+    }
+
+    /// A change of the world's device writing `fields` to a session.
+    fn change(w: &World, seq: u64, record: Uuid, fields: serde_json::Value) -> ChangeDto {
+        serde_json::from_value(json!({
+            "id": Uuid::now_v7(),
+            "device_seq": seq,
+            "collection": "sessions",
+            "record_id": record,
+            "hlc": format!("{:013}-{:04x}-{}", w.now_ms, seq, w.device),
+            "fields": fields,
+        }))
+        .unwrap()
+    }
+
+    fn session(w: &World, seq: u64, record: Uuid, help_type: &str) -> ChangeDto {
+        let fields = json!({
+            "centre_id": {"value": "C0001"},
+            "volunteer_id": {"value": w.principal.user_id},
+            "village_code": {"value": "50010203"},
+            "help_type": {"value": help_type},
+            "started_at": {"value": "2026-11-28T09:30:00+07:00"},
+            "duration_min": {"value": 45},
+            "people_helped": {"value": 2},
+            "beneficiary_ids/0195f0c4-7d2a-7cc0-8a6e-3f4d5c6b7a81": {"value": true},
+        });
+        change(w, seq, record, fields)
+    }
+
+    fn edit(w: &World, seq: u64, record: Uuid) -> ChangeDto {
+        let fields = json!({"notes": {"value": format!("แก้ไขครั้งที่ {seq}")}});
+        change(w, seq, record, fields)
+    }
+
+    /// Pushes `changes` through a counting transaction; returns the outcome
+    /// and how often each store call was made.
+    fn push(w: &World, changes: &[ChangeDto]) -> (PushOutcome, BTreeMap<&'static str, usize>) {
+        let ctx = PushContext {
+            principal: &w.principal,
+            device_id: w.device,
+            clock_offset_ms: 0,
+            now_ms: w.now_ms,
+            rules: Rules::at(w.now_ms),
+        };
+        let prepared = prepare(changes, &ctx);
+        let mut result = None;
+        w.store
+            .push(&mut |tx| {
+                let mut counting = Counting {
+                    tx,
+                    calls: BTreeMap::new(),
+                };
+                let outcome = run(&mut counting, &ctx, &prepared).map_err(|e| match e {
+                    PushError::Store(e) => e,
+                    other => panic!("{other}"),
+                })?;
+                result = Some((outcome, counting.calls));
+                Ok(())
+            })
+            .unwrap();
+        result.unwrap()
+    }
+
+    #[test]
+    fn a_push_makes_the_same_store_calls_whatever_its_length() {
+        let w = world();
+        let first: Vec<ChangeDto> = (1..=3)
+            .map(|seq| session(&w, seq, Uuid::now_v7(), "welfare_rights"))
+            .collect();
+        let (outcome, _) = push(&w, &first);
+        assert_eq!(outcome.applied, 3);
+        let mut acked = 3;
+        let mut seen = Vec::new();
+        for length in [4, 40, 400] {
+            // A resend of a change already stored, an edit of a stored
+            // record, a change refused, and new sessions.
+            let mut batch = vec![first[0].clone()];
+            acked += 1;
+            batch.push(edit(&w, acked, first[1].ids().unwrap().1));
+            acked += 1;
+            batch.push(session(&w, acked, Uuid::now_v7(), "fortune_telling"));
+            while batch.len() < length {
+                acked += 1;
+                batch.push(session(&w, acked, Uuid::now_v7(), "digital_literacy"));
+            }
+            let (outcome, calls) = push(&w, &batch);
+            assert_eq!(
+                (outcome.duplicates, outcome.rejected, outcome.applied),
+                (1, 1, length - 2),
+                "{outcome:?}"
+            );
+            assert_eq!(outcome.acked_seq, acked);
+            assert!(calls.values().all(|&n| n == 1), "{length}: {calls:?}");
+            seen.push(calls);
+        }
+        assert!(seen.windows(2).all(|p| p[0] == p[1]), "{seen:?}");
+        assert_eq!(
+            seen[0].keys().copied().collect::<Vec<_>>(),
+            [
+                "device",
+                "existing_centres",
+                "find_changes",
+                "find_rejections",
+                "load_records",
+                "write"
+            ]
+        );
+    }
 }

@@ -12,7 +12,7 @@ use sync_core::{
 };
 use uuid::Uuid;
 
-use crate::store::{NewChange, PushTx, StoreError};
+use crate::store::{NewChange, PushTx, PushWrites, StoreError};
 use crate::sync::push::record_write;
 
 /// What a resolution is about.
@@ -52,7 +52,8 @@ pub enum ResolveError {
 /// Resolves a conflict; returns the record's state afterwards.
 pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, ResolveError> {
     let mut state = tx
-        .load_record(r.collection, r.record_id)?
+        .load_records(&[(r.collection, r.record_id)])?
+        .remove(&(r.collection, r.record_id))
         .filter(|s| !s.is_empty())
         .ok_or(ResolveError::NotFound)?;
     // The value is checked as the push would check a change writing it.
@@ -111,7 +112,6 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
         clock.observe(version, r.now_ms);
     }
     let hlc = clock.tick(r.now_ms);
-    tx.set_server_clock(hlc)?;
     let change = Change {
         id: Uuid::now_v7(),
         device_seq: 0,
@@ -122,8 +122,9 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
         writes: vec![Write::new(key, write.value.clone(), heads)],
     };
     check_against_state(&change, Some(&state)).map_err(ResolveError::Invalid)?;
-    let server = tx
-        .device(Uuid::max())?
+    // Taking the server's device serialises resolutions like a device's
+    // pushes, so the server clock advances one change at a time.
+    tx.device(Uuid::max())?
         .ok_or_else(|| StoreError::Corrupt("the server's own device row is missing".into()))?;
     let body = serde_json::to_string(&change.to_dto(true))
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -133,20 +134,23 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
         .and_then(sync_core::Value::as_str)
         .and_then(parse_canonical_uuid)
         .map(|u| u.to_string());
-    let inserted = tx.insert_change(&NewChange {
+    let new_change = NewChange {
         change_id: change.id,
-        device_key: server.key,
         device_seq: 0,
         collection: r.collection,
         record_id: r.record_id,
-        centre_id: centre.as_deref(),
-        volunteer_id: volunteer.as_deref(),
+        centre_id: centre,
+        volunteer_id: volunteer,
         body: &body,
-    })?;
-    if !inserted {
-        return Err(StoreError::Corrupt("a fresh change id was already stored".into()).into());
-    }
+    };
     state.apply(&change);
-    tx.save_record(&record_write(r.collection, r.record_id, &state))?;
+    tx.write(&PushWrites {
+        device_id: Uuid::max(),
+        changes: vec![new_change],
+        rejections: Vec::new(),
+        records: vec![record_write(r.collection, r.record_id, &state)],
+        device: None,
+        server_clock: Some(hlc),
+    })?;
     Ok(state)
 }

@@ -22,13 +22,12 @@ mod sync;
 /// The server's own `main.rs`, built by this package (see `tests/Cargo.toml`).
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_asa-server-under-test");
 
-/// The settings of a child server: a known admin password, and a 200 that
-/// survives power loss, as in production.
+/// The settings of a child server: a known admin password, and the default
+/// store in its data directory, where a 200 survives power loss
+/// (`synchronous=full`), as in production.
 pub fn server_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("ASA_ADMIN_PASSWORD", tests::ADMIN_PASSWORD),
-        ("ASA_SQLITE_SYNCHRONOUS", "full"),
         ("ASA_WORKERS", "2"),
-        ("ASA_READER_CONNECTIONS", "2"),
     ]
 }

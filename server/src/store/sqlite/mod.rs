@@ -18,7 +18,7 @@ use super::{
     RotateOutcome, Store, StoreError, StoredRecord, Summary, SummaryQuery, UpdateUser, User,
     UserPage, UserPatch, UserQuery, WebSession,
 };
-use crate::settings::Synchronous;
+use crate::store::url::{SqliteOptions, Synchronous};
 
 mod accounts;
 mod push;
@@ -43,6 +43,8 @@ pub(crate) fn collection_code(c: Collection) -> i64 {
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// The writer and the readers.
+    connections: usize,
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
@@ -63,15 +65,13 @@ fn uuid_col(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    pub fn open(
-        path: &Path,
-        synchronous: Synchronous,
-        readers: u32,
-    ) -> Result<SqliteStore, StoreError> {
+    /// Opens (creating if needed) the database at `options.path` and
+    /// migrates it.
+    pub fn open(options: &SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let path = options.path.as_path();
         private_files(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let mut writer = Connection::open(path).map_err(map_err)?;
-        let sync = match synchronous {
+        let sync = match options.synchronous {
             Synchronous::Full => "FULL",
             Synchronous::Normal => "NORMAL",
         };
@@ -91,13 +91,14 @@ impl SqliteStore {
                 c.execute_batch("PRAGMA query_only = ON;")
             });
         let readers = r2d2::Pool::builder()
-            .max_size(readers.max(1))
+            .max_size(options.readers.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             readers,
+            connections: usize::try_from(options.readers.max(1)).unwrap_or(1) + 1,
         })
     }
 
@@ -206,6 +207,10 @@ fn backfill_manager_columns(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreE
 impl Store for SqliteStore {
     fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+    }
+
+    fn connections(&self) -> usize {
+        self.connections
     }
 
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
@@ -501,7 +506,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("asa.db");
         v1_database(&path);
-        let store = SqliteStore::open(&path, Synchronous::Normal, 1).unwrap();
+        let store = SqliteStore::open(&SqliteOptions {
+            path: path.clone(),
+            synchronous: Synchronous::Normal,
+            readers: 1,
+        })
+        .unwrap();
         let centres: Vec<(String, String)> = store
             .list_centres(None)
             .unwrap()

@@ -1,25 +1,42 @@
 //! [`PushTx`] on a SQLite write transaction. Statements are cached, so a batch
 //! of a thousand changes prepares each one once.
 
+use std::collections::{HashMap, HashSet};
+
 use rusqlite::{OptionalExtension, Transaction};
 use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    Device, NewChange, NewRejection, PushTx, RecordWrite, StoreError, StoredChange, StoredRejection,
+    Device, PushTx, PushWrites, RecordWrite, StoreError, StoredChange, StoredRejection,
 };
 
 pub(super) struct SqlitePushTx<'a> {
     tx: &'a Transaction<'a>,
+    /// The row keys of the devices read in this transaction.
+    device_keys: HashMap<Uuid, i64>,
 }
 
 impl<'a> SqlitePushTx<'a> {
     pub(super) fn new(tx: &'a Transaction<'a>) -> Self {
-        SqlitePushTx { tx }
+        SqlitePushTx {
+            tx,
+            device_keys: HashMap::new(),
+        }
+    }
+
+    fn device_key(&self, device_id: Uuid) -> Result<i64, StoreError> {
+        self.device_keys.get(&device_id).copied().ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "device {device_id} was written without being read in the transaction"
+            ))
+        })
     }
 }
 
+/// SQLite answers in-process, so each batched read is a loop over one cached
+/// statement: one call, no round trips to save.
 impl PushTx for SqlitePushTx<'_> {
     fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
         let row: Option<(i64, Option<Vec<u8>>, i64)> = self
@@ -30,8 +47,8 @@ impl PushTx for SqlitePushTx<'_> {
             .optional()
             .map_err(map_err)?;
         row.map(|(key, user, acked)| {
+            self.device_keys.insert(device_id, key);
             Ok(Device {
-                key,
                 user_id: user.map(uuid_col).transpose()?,
                 acked_seq: u64::try_from(acked).unwrap_or(0),
             })
@@ -39,71 +56,105 @@ impl PushTx for SqlitePushTx<'_> {
         .transpose()
     }
 
-    fn find_change(&mut self, change_id: Uuid) -> Result<Option<StoredChange>, StoreError> {
-        let row: Option<(i64, i64, String)> = self
+    fn find_changes(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredChange>, StoreError> {
+        let mut statement = self
             .tx
-            .prepare_cached("SELECT \"device_key\", \"device_seq\", \"body\" FROM \"changes\" WHERE \"change_id\" = ?1")
-            .map_err(map_err)?
-            .query_row([change_id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
+            .prepare_cached(
+                "SELECT d.\"device_id\", c.\"device_seq\", c.\"body\" FROM \"changes\" c
+                 JOIN \"devices\" d ON d.\"key\" = c.\"device_key\" WHERE c.\"change_id\" = ?1",
+            )
             .map_err(map_err)?;
-        Ok(row.map(|(device_key, seq, body)| StoredChange {
-            device_key,
-            device_seq: u64::try_from(seq).unwrap_or(0),
-            body,
-        }))
+        let mut found = HashMap::new();
+        for id in ids {
+            let row: Option<(Vec<u8>, i64, String)> = statement
+                .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(map_err)?;
+            if let Some((device, seq, body)) = row {
+                found.insert(
+                    *id,
+                    StoredChange {
+                        device_id: uuid_col(device)?,
+                        device_seq: u64::try_from(seq).unwrap_or(0),
+                        body,
+                    },
+                );
+            }
+        }
+        Ok(found)
     }
 
-    fn find_rejection(
+    fn find_rejections(
         &mut self,
-        device_key: i64,
-        device_seq: u64,
-    ) -> Result<Option<StoredRejection>, StoreError> {
-        let row: Option<(rusqlite::types::Value, String, String)> = self
+        device_id: Uuid,
+        seqs: &[u64],
+    ) -> Result<HashMap<u64, StoredRejection>, StoreError> {
+        let device_key = self.device_key(device_id)?;
+        let mut statement = self
             .tx
             .prepare_cached(
                 "SELECT \"change_id\", \"code\", \"detail\" FROM \"rejections\" WHERE \"device_key\" = ?1 AND \"device_seq\" = ?2",
             )
-            .map_err(map_err)?
-            .query_row((device_key, seq_col(device_seq)), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
             .map_err(map_err)?;
-        row.map(|(id, code, detail)| {
-            Ok(StoredRejection {
-                change_id: change_id_col(id)?,
-                code,
-                detail,
-            })
-        })
-        .transpose()
+        let mut found = HashMap::new();
+        for &seq in seqs {
+            let row: Option<(rusqlite::types::Value, String, String)> = statement
+                .query_row((device_key, seq_col(seq)), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(map_err)?;
+            if let Some((id, code, detail)) = row {
+                found.insert(
+                    seq,
+                    StoredRejection {
+                        change_id: change_id_col(id)?,
+                        code,
+                        detail,
+                    },
+                );
+            }
+        }
+        Ok(found)
     }
 
-    fn load_record(
+    fn load_records(
         &mut self,
-        collection: Collection,
-        record_id: Uuid,
-    ) -> Result<Option<RecordState>, StoreError> {
-        let bytes: Option<Vec<u8>> = self
+        keys: &[(Collection, Uuid)],
+    ) -> Result<HashMap<(Collection, Uuid), RecordState>, StoreError> {
+        let mut statement = self
             .tx
             .prepare_cached("SELECT \"state\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2")
-            .map_err(map_err)?
-            .query_row((collection_code(collection), record_id.as_bytes()), |r| r.get(0))
-            .optional()
             .map_err(map_err)?;
-        bytes
-            .map(|b| {
-                codec::decode(&b)
-                    .map_err(|e| StoreError::Corrupt(format!("record {record_id}: {e}")))
-            })
-            .transpose()
+        let mut found = HashMap::new();
+        for &(collection, record_id) in keys {
+            let bytes: Option<Vec<u8>> = statement
+                .query_row((collection_code(collection), record_id.as_bytes()), |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(map_err)?;
+            if let Some(bytes) = bytes {
+                let state = codec::decode(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("record {record_id}: {e}")))?;
+                found.insert((collection, record_id), state);
+            }
+        }
+        Ok(found)
     }
 
-    fn centre_exists(&mut self, code: &str) -> Result<bool, StoreError> {
-        self.tx
+    fn existing_centres(&mut self, codes: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let mut statement = self
+            .tx
             .prepare_cached("SELECT 1 FROM \"centres\" WHERE \"code\" = ?1")
-            .map_err(map_err)?
-            .exists([code])
-            .map_err(map_err)
+            .map_err(map_err)?;
+        let mut found = HashSet::new();
+        for &code in codes {
+            if statement.exists([code]).map_err(map_err)? {
+                found.insert(code.to_owned());
+            }
+        }
+        Ok(found)
     }
 
     fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError> {
@@ -123,53 +174,90 @@ impl PushTx for SqlitePushTx<'_> {
         .transpose()
     }
 
-    fn set_server_clock(&mut self, hlc: Hlc) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO \"meta\" (\"name\", \"value\") VALUES ('server_hlc', ?1)
-                 ON CONFLICT (\"name\") DO UPDATE SET \"value\" = excluded.\"value\"",
-            )
-            .map_err(map_err)?
-            .execute([hlc.to_string().into_bytes()])
-            .map_err(map_err)?;
+    fn write(&mut self, w: &PushWrites<'_>) -> Result<(), StoreError> {
+        let device_key = self.device_key(w.device_id)?;
+        if !w.changes.is_empty() {
+            // No ON CONFLICT: the push looked every id up in this
+            // transaction, so a taken id here is an error, never a skip.
+            let mut insert = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\", \"record_id\")
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(map_err)?;
+            for change in &w.changes {
+                insert
+                    .execute((
+                        change.change_id.as_bytes(),
+                        device_key,
+                        seq_col(change.device_seq),
+                        collection_code(change.collection),
+                        change.centre_id.as_deref(),
+                        change.volunteer_id.as_deref(),
+                        change.body,
+                        change.record_id.to_string(),
+                    ))
+                    .map_err(map_err)?;
+            }
+        }
+        if !w.rejections.is_empty() {
+            let mut insert = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO \"rejections\" (\"device_key\", \"device_seq\", \"change_id\", \"code\", \"detail\", \"body\", \"rejected_at\")
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(map_err)?;
+            for r in &w.rejections {
+                insert
+                    .execute((
+                        device_key,
+                        seq_col(r.device_seq),
+                        change_id_value(r.change_id),
+                        r.code,
+                        &r.detail,
+                        r.body,
+                        r.at,
+                    ))
+                    .map_err(map_err)?;
+            }
+        }
+        for record in &w.records {
+            self.save_record(record)?;
+        }
+        if let Some(d) = &w.device {
+            self.tx
+                .prepare_cached(
+                    "UPDATE \"devices\" SET \"acked_seq\" = ?2, \"clock_offset_ms\" = ?3, \"last_push_at\" = ?4, \"last_seen_at\" = ?4
+                     WHERE \"key\" = ?1",
+                )
+                .map_err(map_err)?
+                .execute((device_key, seq_col(d.acked_seq), d.clock_offset_ms, d.now))
+                .map_err(map_err)?;
+        }
+        if let Some(hlc) = w.server_clock {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO \"meta\" (\"name\", \"value\") VALUES ('server_hlc', ?1)
+                     ON CONFLICT (\"name\") DO UPDATE SET \"value\" = excluded.\"value\"",
+                )
+                .map_err(map_err)?
+                .execute([hlc.to_string().into_bytes()])
+                .map_err(map_err)?;
+        }
         Ok(())
     }
+}
 
-    fn insert_change(&mut self, change: &NewChange<'_>) -> Result<bool, StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO \"changes\" (\"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"volunteer_id\", \"body\", \"record_id\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (\"change_id\") DO NOTHING",
-            )
-            .map_err(map_err)?
-            .execute((
-                change.change_id.as_bytes(),
-                change.device_key,
-                seq_col(change.device_seq),
-                collection_code(change.collection),
-                change.centre_id,
-                change.volunteer_id,
-                change.body,
-                change.record_id.to_string(),
-            ))
-            .map_err(map_err)
-            .map(|inserted| inserted == 1)
-    }
-
-    fn insert_rejection(&mut self, r: &NewRejection<'_>) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO \"rejections\" (\"device_key\", \"device_seq\", \"change_id\", \"code\", \"detail\", \"body\", \"rejected_at\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(map_err)?
-            .execute((r.device_key, seq_col(r.device_seq), change_id_value(r.change_id), r.code, r.detail, r.body, r.at))
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    fn save_record(&mut self, r: &RecordWrite<'_>) -> Result<(), StoreError> {
+impl SqlitePushTx<'_> {
+    fn save_record(&self, r: &RecordWrite<'_>) -> Result<(), StoreError> {
         let state = codec::encode(r.state);
+        // SQLite's json_each reads the linked beneficiaries for the reports.
+        let beneficiaries = (r.collection == Collection::Sessions).then(|| {
+            let ids: Vec<String> = r.beneficiaries.iter().map(Uuid::to_string).collect();
+            serde_json::Value::from(ids).to_string()
+        });
         self.tx
             .prepare_cached(
                 "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"volunteer_id\", \"village_code\",
@@ -195,32 +283,14 @@ impl PushTx for SqlitePushTx<'_> {
                 r.started_on,
                 r.deleted,
                 i64::try_from(r.conflicts).unwrap_or(i64::MAX),
-                r.version,
+                r.version.map(|v| v.to_string()),
                 r.help_type,
                 r.people_helped,
-                r.beneficiaries,
+                beneficiaries,
                 state,
                 r.outcome,
                 r.duration_min,
             ])
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    fn update_device(
-        &mut self,
-        device_key: i64,
-        acked_seq: u64,
-        clock_offset_ms: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "UPDATE \"devices\" SET \"acked_seq\" = ?2, \"clock_offset_ms\" = ?3, \"last_push_at\" = ?4, \"last_seen_at\" = ?4
-                 WHERE \"key\" = ?1",
-            )
-            .map_err(map_err)?
-            .execute((device_key, seq_col(acked_seq), clock_offset_ms, now))
             .map_err(map_err)?;
         Ok(())
     }

@@ -1,0 +1,169 @@
+//! `database_url` (contract section 11): which store the server opens, and
+//! that store's own knobs, as the URL's query.
+//!
+//! - absent: SQLite in the data directory (`asa.db`), `synchronous=full`,
+//!   4 readers;
+//! - `sqlite://PATH?synchronous=full|normal&readers=N`: SQLite at `PATH`
+//!   (`sqlite:///var/lib/asa/asa.db` is absolute, `sqlite://asa.db`
+//!   relative to the working directory).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How hard SQLite syncs to disk at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync at every commit: a push that got 200 survives power loss.
+    Full,
+    /// fsync at checkpoints: survives a process crash, not a power cut.
+    Normal,
+}
+
+/// The SQLite store's file and knobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+    /// Read connections beside the single writer.
+    pub readers: u32,
+}
+
+impl SqliteOptions {
+    /// The defaults, at `path`.
+    pub fn at(path: impl Into<PathBuf>) -> SqliteOptions {
+        SqliteOptions {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            readers: 4,
+        }
+    }
+}
+
+/// A parsed `database_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DatabaseUrl {
+    Sqlite(SqliteOptions),
+}
+
+impl DatabaseUrl {
+    /// The default store: SQLite in `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(SqliteOptions::at(data_dir.join("asa.db")))
+    }
+
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("{text:?} is not a URL: expected sqlite://PATH"))?;
+        match scheme {
+            "sqlite" => parse_sqlite(rest),
+            "postgres" | "postgresql" => Err(
+                "this build has no PostgreSQL store yet; use sqlite://PATH or leave database_url unset"
+                    .into(),
+            ),
+            other => Err(format!("unknown database kind {other:?}: expected sqlite://PATH")),
+        }
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        DatabaseUrl::parse(&text)
+    }
+}
+
+/// The URL as logs may show it.
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(o) => {
+                let sync = match o.synchronous {
+                    Synchronous::Full => "full",
+                    Synchronous::Normal => "normal",
+                };
+                write!(
+                    f,
+                    "sqlite://{}?synchronous={sync}&readers={}",
+                    o.path.display(),
+                    o.readers
+                )
+            }
+        }
+    }
+}
+
+fn parse_sqlite(rest: &str) -> Result<DatabaseUrl, String> {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err("sqlite:// needs a file path, as in sqlite:///var/lib/asa/asa.db".into());
+    }
+    let mut options = SqliteOptions::at(path);
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match &*name {
+            "synchronous" => {
+                options.synchronous = match &*value {
+                    "full" => Synchronous::Full,
+                    "normal" => Synchronous::Normal,
+                    _ => return Err(format!("synchronous={value:?}: expected full or normal")),
+                }
+            }
+            "readers" => {
+                options.readers = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| format!("readers={value:?}: expected 1 to 64"))?
+            }
+            other => {
+                return Err(format!(
+                    "unknown SQLite option {other:?}: expected synchronous or readers"
+                ))
+            }
+        }
+    }
+    Ok(DatabaseUrl::Sqlite(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_carry_their_path_and_knobs() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/asa/asa.db").unwrap(),
+            DatabaseUrl::Sqlite(SqliteOptions::at("/var/lib/asa/asa.db"))
+        );
+        let DatabaseUrl::Sqlite(o) =
+            DatabaseUrl::parse("sqlite://data/asa.db?synchronous=normal&readers=2").unwrap();
+        assert_eq!(o.path, Path::new("data/asa.db"));
+        assert_eq!(o.synchronous, Synchronous::Normal);
+        assert_eq!(o.readers, 2);
+        let url = DatabaseUrl::Sqlite(o);
+        assert_eq!(DatabaseUrl::parse(&url.to_string()).unwrap(), url);
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (text, says) in [
+            ("asa.db", "not a URL"),
+            ("sqlite://", "needs a file path"),
+            ("sqlite://a.db?synchronous=off", "expected full or normal"),
+            ("sqlite://a.db?readers=0", "expected 1 to 64"),
+            ("sqlite://a.db?journal=delete", "unknown SQLite option"),
+            ("mysql://h/db", "unknown database kind"),
+            (
+                "postgresql://u@h1:5432,h2:5433/asa",
+                "no PostgreSQL store yet",
+            ),
+        ] {
+            let err = DatabaseUrl::parse(text).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+}
