@@ -69,8 +69,17 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option
 
 impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let (store, generated_admin_password) = open_store(&settings)?;
-        let secret = store.secret("jwt_signing_key", &new_signing_secret)?;
+        // The store is opened on a thread of its own: `build` may run inside
+        // the async runtime, and a blocking database client must not.
+        let (store, generated_admin_password, secret) = std::thread::scope(|s| {
+            s.spawn(|| -> anyhow::Result<_> {
+                let (store, generated) = open_store(&settings)?;
+                let secret = store.secret("jwt_signing_key", &new_signing_secret)?;
+                Ok((store, generated, secret))
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("opening the store panicked"))?
+        })?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {} (bind, ASA_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();

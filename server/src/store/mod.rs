@@ -8,18 +8,23 @@ use std::collections::{HashMap, HashSet};
 use sync_core::{Collection, Hlc, RecordState, Role};
 use uuid::Uuid;
 
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod postgres;
+pub(crate) mod report;
 pub mod sqlite;
 pub mod url;
+
+use std::sync::Arc;
 
 use url::DatabaseUrl;
 
 /// Opens the store `url` names and migrates it to this version's schema
 /// (the one place that knows which stores exist).
-pub fn connect(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        DatabaseUrl::Sqlite(options) => {
-            Ok(std::sync::Arc::new(sqlite::SqliteStore::open(options)?))
-        }
+        DatabaseUrl::Sqlite(options) => Ok(Arc::new(sqlite::SqliteStore::open(options)?)),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(url)?)),
     }
 }
 
@@ -82,6 +87,27 @@ pub struct UserPatch {
 }
 
 impl UserPatch {
+    /// `user` with the patch applied.
+    pub fn apply(&self, user: &User) -> User {
+        User {
+            display_name: self
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.display_name.clone()),
+            disabled: self.disabled.unwrap_or(user.disabled),
+            password_hash: self
+                .password_hash
+                .clone()
+                .unwrap_or_else(|| user.password_hash.clone()),
+            role: self.role.unwrap_or(user.role),
+            centre_id: self
+                .centre_id
+                .clone()
+                .unwrap_or_else(|| user.centre_id.clone()),
+            ..user.clone()
+        }
+    }
+
     /// Whether applying the patch to `user` ends every login of theirs.
     pub fn revokes(&self, user: &User) -> bool {
         self.disabled == Some(true) || self.password_hash.is_some() || self.changes_scope(user)
@@ -140,6 +166,46 @@ pub struct AttemptCounts {
     pub username_from_address: u32,
     /// When the latest attempt for this username was made.
     pub username_latest_at: i64,
+}
+
+/// The server clock as both stores keep it (its text, as bytes).
+pub(crate) fn server_clock_from(bytes: &[u8]) -> Result<Hlc, StoreError> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<Hlc>().ok())
+        .ok_or_else(|| StoreError::Corrupt("the stored server clock is not an hlc".into()))
+}
+
+/// A refresh token with its family, as rotation reads it (both stores).
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRow {
+    pub family: i64,
+    pub used_at: Option<i64>,
+    pub successor: Option<Vec<u8>>,
+    pub graced: bool,
+    pub expires_at: i64,
+    pub revoked: bool,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+}
+
+impl TokenRow {
+    /// The grace window's rule, but for the successor being unused (which
+    /// the store reads): a spent token, spent less than `grace_secs` ago,
+    /// never graced before, unexpired, presented with its family's device,
+    /// may be spent once more in place of its successor, returned here.
+    pub(crate) fn grace_successor(
+        &self,
+        device_id: Option<Uuid>,
+        now: i64,
+        grace_secs: i64,
+    ) -> Option<&[u8]> {
+        let recent = self.used_at.is_some_and(|at| now - at <= grace_secs);
+        if self.graced || !recent || device_id != Some(self.device_id) || self.expires_at <= now {
+            return None;
+        }
+        self.successor.as_deref()
+    }
 }
 
 /// Whether the login behind an access token still stands.

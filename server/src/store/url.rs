@@ -5,7 +5,9 @@
 //!   4 readers;
 //! - `sqlite://PATH?synchronous=full|normal&readers=N`: SQLite at `PATH`
 //!   (`sqlite:///var/lib/asa/asa.db` is absolute, `sqlite://asa.db`
-//!   relative to the working directory).
+//!   relative to the working directory);
+//! - `postgres://...` or `postgresql://...`: PostgreSQL, libpq's syntax,
+//!   several hosts allowed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,9 @@ impl SqliteOptions {
 #[serde(try_from = "String")]
 pub enum DatabaseUrl {
     Sqlite(SqliteOptions),
+    /// A libpq connection URL, several hosts allowed
+    /// (`postgresql://u@h1:5432,h2:5433/asa?target_session_attrs=read-write`).
+    Postgres(String),
 }
 
 impl DatabaseUrl {
@@ -55,16 +60,19 @@ impl DatabaseUrl {
     }
 
     pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| format!("{text:?} is not a URL: expected sqlite://PATH"))?;
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+            format!("{text:?} is not a URL: expected sqlite://PATH or postgresql://...")
+        })?;
         match scheme {
             "sqlite" => parse_sqlite(rest),
-            "postgres" | "postgresql" => Err(
-                "this build has no PostgreSQL store yet; use sqlite://PATH or leave database_url unset"
-                    .into(),
-            ),
-            other => Err(format!("unknown database kind {other:?}: expected sqlite://PATH")),
+            "postgres" | "postgresql" => {
+                text.parse::<postgres::Config>()
+                    .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+                Ok(DatabaseUrl::Postgres(text.to_owned()))
+            }
+            other => Err(format!(
+                "unknown database kind {other:?}: expected sqlite:// or postgresql://"
+            )),
         }
     }
 }
@@ -93,7 +101,22 @@ impl fmt::Display for DatabaseUrl {
                     o.readers
                 )
             }
+            DatabaseUrl::Postgres(url) => f.write_str(&without_password(url)),
         }
+    }
+}
+
+/// `url` with the password of its user part, if any, replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, hosts)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:***@{hosts}")
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -140,12 +163,26 @@ mod tests {
             DatabaseUrl::Sqlite(SqliteOptions::at("/var/lib/asa/asa.db"))
         );
         let DatabaseUrl::Sqlite(o) =
-            DatabaseUrl::parse("sqlite://data/asa.db?synchronous=normal&readers=2").unwrap();
+            DatabaseUrl::parse("sqlite://data/asa.db?synchronous=normal&readers=2").unwrap()
+        else {
+            panic!("a SQLite URL")
+        };
         assert_eq!(o.path, Path::new("data/asa.db"));
         assert_eq!(o.synchronous, Synchronous::Normal);
         assert_eq!(o.readers, 2);
         let url = DatabaseUrl::Sqlite(o);
         assert_eq!(DatabaseUrl::parse(&url.to_string()).unwrap(), url);
+    }
+
+    #[test]
+    fn postgres_urls_keep_libpq_syntax_and_logs_never_show_the_password() {
+        let multi = "postgresql://asa@h1:5432,h2:5433/asa?target_session_attrs=read-write";
+        assert_eq!(
+            DatabaseUrl::parse(multi).unwrap(),
+            DatabaseUrl::Postgres(multi.to_owned())
+        );
+        let url = DatabaseUrl::parse("postgres://asa:s3cret@db/asa").unwrap();
+        assert_eq!(url.to_string(), "postgres://asa:***@db/asa");
     }
 
     #[test]
@@ -158,8 +195,8 @@ mod tests {
             ("sqlite://a.db?journal=delete", "unknown SQLite option"),
             ("mysql://h/db", "unknown database kind"),
             (
-                "postgresql://u@h1:5432,h2:5433/asa",
-                "no PostgreSQL store yet",
+                "postgresql://u@h/asa?sslmode=sometimes",
+                "not a PostgreSQL URL",
             ),
         ] {
             let err = DatabaseUrl::parse(text).unwrap_err();

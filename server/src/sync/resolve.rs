@@ -104,6 +104,10 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
     if !state.register(&key).is_some_and(|reg| reg.in_conflict()) {
         return Err(ResolveError::NotInConflict(r.key.to_owned()));
     }
+    // Taking the server's device first serialises resolutions like a
+    // device's pushes, so the server clock advances one change at a time.
+    tx.device(Uuid::max())?
+        .ok_or_else(|| StoreError::Corrupt("the server's own device row is missing".into()))?;
     let mut clock = match tx.server_clock()? {
         Some(last) => HlcClock::resume(Node::Server, last),
         None => HlcClock::new(Node::Server),
@@ -122,10 +126,6 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
         writes: vec![Write::new(key, write.value.clone(), heads)],
     };
     check_against_state(&change, Some(&state)).map_err(ResolveError::Invalid)?;
-    // Taking the server's device serialises resolutions like a device's
-    // pushes, so the server clock advances one change at a time.
-    tx.device(Uuid::max())?
-        .ok_or_else(|| StoreError::Corrupt("the server's own device row is missing".into()))?;
     let body = serde_json::to_string(&change.to_dto(true))
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     let centre = state.centre_id().map(str::to_owned);

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::{map_err, uuid_col};
 use crate::store::{
     AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
-    LoginState, RotateOutcome, StoreError, UpdateUser, User, UserPage, UserPatch, UserQuery,
-    WebSession,
+    LoginState, RotateOutcome, StoreError, TokenRow, UpdateUser, User, UserPage, UserPatch,
+    UserQuery, WebSession,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"username\", \"display_name\", \"password_hash\", \"role\", \"centre_id\", \"disabled\"";
@@ -186,23 +186,7 @@ pub(super) fn update_user(
             return Ok(UpdateUser::UnknownCentre);
         }
     }
-    let after = User {
-        display_name: patch
-            .display_name
-            .clone()
-            .unwrap_or_else(|| before.display_name.clone()),
-        disabled: patch.disabled.unwrap_or(before.disabled),
-        password_hash: patch
-            .password_hash
-            .clone()
-            .unwrap_or_else(|| before.password_hash.clone()),
-        role: patch.role.unwrap_or(before.role),
-        centre_id: patch
-            .centre_id
-            .clone()
-            .unwrap_or_else(|| before.centre_id.clone()),
-        ..before.clone()
-    };
+    let after = patch.apply(&before);
     tx.execute(
         "UPDATE \"users\" SET \"display_name\" = ?2, \"disabled\" = ?3, \"password_hash\" = ?4, \"role\" = ?5, \"centre_id\" = ?6
          WHERE \"id\" = ?1",
@@ -509,18 +493,6 @@ pub(super) fn create_refresh_token(
     Ok(family)
 }
 
-/// A refresh token with its family, as rotation reads it.
-struct TokenRow {
-    family: i64,
-    used_at: Option<i64>,
-    successor: Option<Vec<u8>>,
-    graced: bool,
-    expires_at: i64,
-    revoked: bool,
-    user_id: Uuid,
-    device_id: Uuid,
-}
-
 pub(super) fn rotate_refresh_token(
     c: &mut Connection,
     old: &[u8; 32],
@@ -632,11 +604,7 @@ fn in_grace(
     now: i64,
     grace_secs: i64,
 ) -> Result<bool, StoreError> {
-    let recent = t.used_at.is_some_and(|at| now - at <= grace_secs);
-    if t.graced || !recent || device_id != Some(t.device_id) || t.expires_at <= now {
-        return Ok(false);
-    }
-    let Some(successor) = &t.successor else {
+    let Some(successor) = t.grace_successor(device_id, now, grace_secs) else {
         return Ok(false);
     };
     let successor_unused: Option<bool> = tx

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    Device, PushTx, PushWrites, RecordWrite, StoreError, StoredChange, StoredRejection,
+    server_clock_from, Device, PushTx, PushWrites, RecordWrite, StoreError, StoredChange,
+    StoredRejection,
 };
 
 pub(super) struct SqlitePushTx<'a> {
@@ -165,13 +166,7 @@ impl PushTx for SqlitePushTx<'_> {
             .query_row([], |r| r.get(0))
             .optional()
             .map_err(map_err)?;
-        text.map(|bytes| {
-            std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.parse::<Hlc>().ok())
-                .ok_or_else(|| StoreError::Corrupt("the stored server clock is not an hlc".into()))
-        })
-        .transpose()
+        text.map(|bytes| server_clock_from(&bytes)).transpose()
     }
 
     fn write(&mut self, w: &PushWrites<'_>) -> Result<(), StoreError> {

@@ -2,13 +2,14 @@
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use sync_core::{codec, Collection};
+use sync_core::Collection;
 use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
+use crate::store::report::{self, Programme, RecordRow, SessionRow};
 use crate::store::{
-    GroupFigures, HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage,
-    RecordQuery, StoreError, StoredRecord, Summary, SummaryQuery, VolunteerFigures, WeekFigures,
+    HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage, RecordQuery,
+    StoreError, StoredRecord, Summary, SummaryQuery,
 };
 
 /// Appends the scope's condition on the `centre_id`, `collection` and
@@ -29,12 +30,8 @@ fn scope_filter(scope: &ReadScope, sql: &mut String, params: &mut Vec<Sql>) {
     }
 }
 
-fn limit_col(n: usize) -> Sql {
-    Sql::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-/// Runs a query ordered by `order`, returning at most `limit` rows (read by
-/// `row`) and whether more follow.
+/// Runs a query ordered by `order`, returning the rows (read by `row`) of a
+/// page of `limit` as [`report::fetch_limit`] asks for them.
 fn page<T>(
     c: &Connection,
     mut sql: String,
@@ -43,19 +40,17 @@ fn page<T>(
     limit: usize,
     offset: usize,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<(Vec<T>, bool), StoreError> {
+) -> Result<Vec<T>, StoreError> {
     sql.push_str(&format!(" ORDER BY {order} LIMIT ? OFFSET ?"));
-    params.push(limit_col(limit + 1));
-    params.push(limit_col(offset));
+    params.push(Sql::Integer(report::fetch_limit(limit)));
+    params.push(Sql::Integer(report::row_count(offset)));
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
-    let mut rows: Vec<T> = stmt
+    let rows = stmt
         .query_map(params_from_iter(params), row)
         .map_err(map_err)?
         .collect::<Result<_, _>>()
         .map_err(map_err)?;
-    let has_more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, has_more))
+    Ok(rows)
 }
 
 pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError> {
@@ -88,19 +83,10 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
         Sql::Integer(exclude),
     ];
     scope_filter(&q.scope, &mut sql, &mut params);
-    let (rows, has_more) = page(&tx, sql, params, "\"seq\"", q.limit, 0, |r| {
+    let rows = page(&tx, sql, params, "\"seq\"", q.limit, 0, |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
-    let next_after_seq = if has_more {
-        rows.last().map_or(q.after_seq, |(seq, _)| *seq)
-    } else {
-        end.max(q.after_seq)
-    };
-    Ok(PullPage {
-        bodies: rows.into_iter().map(|(_, body)| body).collect(),
-        next_after_seq,
-        has_more,
-    })
+    Ok(report::pull_page(rows, q.limit, q.after_seq, end))
 }
 
 /// The `WHERE` conditions of a records query (after `key > ?` for paging).
@@ -188,7 +174,7 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
     } else {
         "\"key\""
     };
-    let (rows, has_more) = page(c, sql, params, order, q.limit, q.offset, |r| {
+    let rows = page(c, sql, params, order, q.limit, q.offset, |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
@@ -197,21 +183,19 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
             r.get::<_, Vec<u8>>(4)?,
         ))
     })?;
-    let next_after_key = if has_more {
-        rows.last().map(|(k, ..)| *k)
-    } else {
-        None
-    };
-    let records = rows
+    let rows = rows
         .into_iter()
-        .map(|(_, id, centre_id, volunteer_id, state)| {
-            stored(q.collection, uuid_col(id)?, centre_id, volunteer_id, &state)
+        .map(|(key, id, centre_id, volunteer_id, state)| {
+            Ok(RecordRow {
+                key,
+                id: uuid_col(id)?,
+                centre_id,
+                volunteer_id,
+                state,
+            })
         })
-        .collect::<Result<_, _>>()?;
-    Ok(RecordPage {
-        records,
-        next_after_key,
-    })
+        .collect::<Result<_, StoreError>>()?;
+    report::record_page(q.collection, rows, q.limit)
 }
 
 pub(super) fn get_record(
@@ -230,28 +214,9 @@ pub(super) fn get_record(
         .optional()
         .map_err(map_err)?;
     row.map(|(centre_id, volunteer_id, state)| {
-        stored(collection, id, centre_id, volunteer_id, &state)
+        report::stored_record(collection, id, centre_id, volunteer_id, &state)
     })
     .transpose()
-}
-
-/// A record row with its merge state decoded.
-fn stored(
-    collection: Collection,
-    id: Uuid,
-    centre_id: Option<String>,
-    volunteer_id: Option<String>,
-    state: &[u8],
-) -> Result<StoredRecord, StoreError> {
-    let state =
-        codec::decode(state).map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
-    Ok(StoredRecord {
-        collection,
-        id,
-        centre_id,
-        volunteer_id,
-        state,
-    })
 }
 
 pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, StoreError> {
@@ -283,17 +248,14 @@ pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, Store
     };
     let grouped = |sql: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut stmt = tx.prepare_cached(sql).map_err(map_err)?;
-        let rows = stmt
+        let rows: Vec<(Option<String>, i64)> = stmt
             .query_map(params_from_iter(params.iter()), |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+                Ok((r.get(0)?, r.get(1)?))
             })
+            .map_err(map_err)?
+            .collect::<Result<_, _>>()
             .map_err(map_err)?;
-        let mut out = std::collections::BTreeMap::new();
-        for row in rows {
-            let (k, n) = row.map_err(map_err)?;
-            out.insert(k.unwrap_or_default(), u64::try_from(n).unwrap_or(0));
-        }
-        Ok(out)
+        Ok(report::group_counts(rows))
     };
     let mut summary = Summary {
         sessions: count(&format!("SELECT count(*) FROM \"records\"{filter}"))?,
@@ -365,10 +327,8 @@ pub(super) fn record_history(
 }
 
 /// The programme report's figures in one pass over the selected sessions
-/// (one scan, summed here), whatever the number of groups.
+/// (one scan, summed by [`Programme`]), whatever the number of groups.
 pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRows, StoreError> {
-    use std::collections::{BTreeMap, HashMap, HashSet};
-
     let mut sql = String::from(
         "SELECT \"volunteer_id\", \"started_on\", \"help_type\", \"village_code\", \"people_helped\", \"duration_min\", \"beneficiaries\"
          FROM \"records\" WHERE \"collection\" = ? AND \"deleted\" = 0",
@@ -385,96 +345,27 @@ pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRow
             params.push(Sql::Text(v.clone()));
         }
     }
-    #[derive(Default)]
-    struct Sums {
-        sessions: u64,
-        people: u64,
-        minutes: u64,
-        beneficiaries: HashSet<String>,
-    }
-    fn add(sums: &mut (u64, u64), people: u64) {
-        sums.0 += 1;
-        sums.1 += people;
-    }
-    let mut volunteers: BTreeMap<String, Sums> = BTreeMap::new();
-    let mut weeks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut help_types: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut villages: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut everyone: HashSet<String> = HashSet::new();
+    let mut programme = Programme::default();
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
     let mut rows = stmt.query(params_from_iter(params)).map_err(map_err)?;
     while let Some(r) = rows.next().map_err(map_err)? {
-        let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
-        let number = |i: usize| {
-            r.get::<_, Option<i64>>(i)
-                .map(|v| v.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        let text = |i: usize| r.get::<_, Option<String>>(i).map_err(map_err);
+        let number = |i: usize| r.get::<_, Option<i64>>(i).map_err(map_err);
+        let beneficiaries: Vec<Uuid> = match text(6)? {
+            Some(list) => serde_json::from_str(&list)
+                .map_err(|e| StoreError::Corrupt(format!("a session's beneficiaries: {e}")))?,
+            None => Vec::new(),
         };
-        let (volunteer, started_on) = (text(0).map_err(map_err)?, text(1).map_err(map_err)?);
-        let people = number(4).map_err(map_err)?;
-        let v = volunteers.entry(volunteer).or_default();
-        v.sessions += 1;
-        v.people += people;
-        v.minutes += number(5).map_err(map_err)?;
-        if let Some(list) = r.get::<_, Option<String>>(6).map_err(map_err)? {
-            let ids: Vec<String> = serde_json::from_str(&list)
-                .map_err(|e| StoreError::Corrupt(format!("a session's beneficiaries: {e}")))?;
-            for id in ids {
-                everyone.insert(id.clone());
-                v.beneficiaries.insert(id);
-            }
-        }
-        // The Monday on or before the session's local date names its week.
-        if let Ok(day) = chrono::NaiveDate::parse_from_str(&started_on, "%Y-%m-%d") {
-            let monday = day.week(chrono::Weekday::Mon).first_day();
-            add(weeks.entry(monday.to_string()).or_default(), people);
-        }
-        add(
-            help_types.entry(text(2).map_err(map_err)?).or_default(),
-            people,
-        );
-        add(
-            villages.entry(text(3).map_err(map_err)?).or_default(),
-            people,
-        );
-    }
-    // Biggest groups first, then by name.
-    let grouped = |groups: HashMap<String, (u64, u64)>| {
-        let mut out: Vec<GroupFigures> = groups
-            .into_iter()
-            .map(|(value, (sessions, people_helped))| GroupFigures {
-                value,
-                sessions,
-                people_helped,
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.sessions
-                .cmp(&a.sessions)
-                .then_with(|| a.value.cmp(&b.value))
+        let (volunteer, started_on, help_type, village) = (text(0)?, text(1)?, text(2)?, text(3)?);
+        programme.add(&SessionRow {
+            volunteer_id: volunteer.as_deref(),
+            started_on: started_on.as_deref(),
+            help_type: help_type.as_deref(),
+            village_code: village.as_deref(),
+            people_helped: number(4)?,
+            duration_min: number(5)?,
+            beneficiaries: &beneficiaries,
         });
-        out
-    };
-    Ok(ProgrammeRows {
-        volunteers: volunteers
-            .into_iter()
-            .map(|(volunteer_id, s)| VolunteerFigures {
-                volunteer_id,
-                sessions: s.sessions,
-                people_helped: s.people,
-                unique_beneficiaries: s.beneficiaries.len() as u64,
-                minutes: s.minutes,
-            })
-            .collect(),
-        weeks: weeks
-            .into_iter()
-            .map(|(monday, (sessions, people_helped))| WeekFigures {
-                monday,
-                sessions,
-                people_helped,
-            })
-            .collect(),
-        by_help_type: grouped(help_types),
-        by_village: grouped(villages),
-        unique_beneficiaries: everyone.len() as u64,
-    })
+    }
+    Ok(programme.finish())
 }

@@ -1,0 +1,307 @@
+//! What every store's reads do around their SQL, so that the stores cannot
+//! drift apart: a page's cursor and `has_more`, decoding a stored record,
+//! and the programme report's figures summed from the sessions a store
+//! scanned.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sync_core::{codec, Collection};
+use uuid::Uuid;
+
+use super::{
+    GroupFigures, ProgrammeRows, PullPage, RecordPage, StoreError, StoredRecord, VolunteerFigures,
+    WeekFigures,
+};
+
+/// The rows a page of `limit` asks for: one more tells whether more follow.
+pub(crate) fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+/// A count of rows as SQL's signed integers.
+pub(crate) fn row_count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The first `limit` of rows fetched with [`fetch_limit`], and whether more
+/// follow.
+pub(crate) fn split_page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, has_more)
+}
+
+/// A pull page from the `(seq, body)` rows after `after_seq` (fetched with
+/// [`fetch_limit`]) and the end of the log `end`, read in one snapshot with
+/// them. A last page moves the cursor to the end of the log, past changes
+/// the caller may not or need not see, so that it does not read them again.
+pub(crate) fn pull_page(
+    rows: Vec<(i64, String)>,
+    limit: usize,
+    after_seq: i64,
+    end: i64,
+) -> PullPage {
+    let (rows, has_more) = split_page(rows, limit);
+    let next_after_seq = if has_more {
+        rows.last().map_or(after_seq, |(seq, _)| *seq)
+    } else {
+        end.max(after_seq)
+    };
+    PullPage {
+        bodies: rows.into_iter().map(|(_, body)| body).collect(),
+        next_after_seq,
+        has_more,
+    }
+}
+
+/// A record row with its merge state decoded.
+pub(crate) fn stored_record(
+    collection: Collection,
+    id: Uuid,
+    centre_id: Option<String>,
+    volunteer_id: Option<String>,
+    state: &[u8],
+) -> Result<StoredRecord, StoreError> {
+    let state =
+        codec::decode(state).map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+    Ok(StoredRecord {
+        collection,
+        id,
+        centre_id,
+        volunteer_id,
+        state,
+    })
+}
+
+/// A row of a records list, its state not yet decoded.
+#[derive(Debug)]
+pub(crate) struct RecordRow {
+    pub key: i64,
+    pub id: Uuid,
+    pub centre_id: Option<String>,
+    pub volunteer_id: Option<String>,
+    pub state: Vec<u8>,
+}
+
+/// A page of records from rows fetched with [`fetch_limit`]: only the
+/// records returned are decoded, and the cursor is the last one's key when
+/// more follow.
+pub(crate) fn record_page(
+    collection: Collection,
+    rows: Vec<RecordRow>,
+    limit: usize,
+) -> Result<RecordPage, StoreError> {
+    let (rows, has_more) = split_page(rows, limit);
+    let next_after_key = if has_more {
+        rows.last().map(|r| r.key)
+    } else {
+        None
+    };
+    let records = rows
+        .into_iter()
+        .map(|r| stored_record(collection, r.id, r.centre_id, r.volunteer_id, &r.state))
+        .collect::<Result<_, _>>()?;
+    Ok(RecordPage {
+        records,
+        next_after_key,
+    })
+}
+
+/// Counts per value of a column (a missing value counts as `""`).
+pub(crate) fn group_counts(
+    rows: impl IntoIterator<Item = (Option<String>, i64)>,
+) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (value, n) in rows {
+        *out.entry(value.unwrap_or_default()).or_default() += u64::try_from(n).unwrap_or(0);
+    }
+    out
+}
+
+/// One live session as the programme report reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SessionRow<'a> {
+    pub volunteer_id: Option<&'a str>,
+    /// The local date it started (`YYYY-MM-DD`).
+    pub started_on: Option<&'a str>,
+    pub help_type: Option<&'a str>,
+    pub village_code: Option<&'a str>,
+    pub people_helped: Option<i64>,
+    pub duration_min: Option<i64>,
+    /// Its linked beneficiaries.
+    pub beneficiaries: &'a [Uuid],
+}
+
+#[derive(Debug, Default)]
+struct VolunteerSums {
+    sessions: u64,
+    people: u64,
+    minutes: u64,
+    beneficiaries: HashSet<Uuid>,
+}
+
+/// Sessions and people helped.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    sessions: u64,
+    people: u64,
+}
+
+impl Sums {
+    fn add(&mut self, people: u64) {
+        self.sessions += 1;
+        self.people += people;
+    }
+}
+
+/// The programme report summed one session at a time, in one pass over the
+/// sessions a store selected (whatever the number of groups).
+#[derive(Debug, Default)]
+pub(crate) struct Programme {
+    volunteers: BTreeMap<String, VolunteerSums>,
+    weeks: BTreeMap<chrono::NaiveDate, Sums>,
+    help_types: HashMap<String, Sums>,
+    villages: HashMap<String, Sums>,
+    everyone: HashSet<Uuid>,
+}
+
+/// The entry of `map` for `key` (a missing value is `""`), allocating its
+/// name only the first time.
+fn group<'m, V: Default>(map: &'m mut HashMap<String, V>, key: Option<&str>) -> &'m mut V {
+    let key = key.unwrap_or_default();
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
+impl Programme {
+    pub(crate) fn add(&mut self, row: &SessionRow<'_>) {
+        let number = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        let people = number(row.people_helped);
+        let volunteer = row.volunteer_id.unwrap_or_default();
+        if !self.volunteers.contains_key(volunteer) {
+            self.volunteers
+                .insert(volunteer.to_owned(), VolunteerSums::default());
+        }
+        let v = self.volunteers.get_mut(volunteer).expect("inserted above");
+        v.sessions += 1;
+        v.people += people;
+        v.minutes += number(row.duration_min);
+        for id in row.beneficiaries {
+            self.everyone.insert(*id);
+            v.beneficiaries.insert(*id);
+        }
+        // The Monday on or before the session's local date names its week.
+        if let Some(day) = row
+            .started_on
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        {
+            let monday = day.week(chrono::Weekday::Mon).first_day();
+            self.weeks.entry(monday).or_default().add(people);
+        }
+        group(&mut self.help_types, row.help_type).add(people);
+        group(&mut self.villages, row.village_code).add(people);
+    }
+
+    pub(crate) fn finish(self) -> ProgrammeRows {
+        // Biggest groups first, then by name.
+        let grouped = |groups: HashMap<String, Sums>| {
+            let mut out: Vec<GroupFigures> = groups
+                .into_iter()
+                .map(|(value, s)| GroupFigures {
+                    value,
+                    sessions: s.sessions,
+                    people_helped: s.people,
+                })
+                .collect();
+            out.sort_by(|a, b| {
+                b.sessions
+                    .cmp(&a.sessions)
+                    .then_with(|| a.value.cmp(&b.value))
+            });
+            out
+        };
+        ProgrammeRows {
+            volunteers: self
+                .volunteers
+                .into_iter()
+                .map(|(volunteer_id, s)| VolunteerFigures {
+                    volunteer_id,
+                    sessions: s.sessions,
+                    people_helped: s.people,
+                    unique_beneficiaries: s.beneficiaries.len() as u64,
+                    minutes: s.minutes,
+                })
+                .collect(),
+            weeks: self
+                .weeks
+                .into_iter()
+                .map(|(monday, s)| WeekFigures {
+                    monday: monday.to_string(),
+                    sessions: s.sessions,
+                    people_helped: s.people,
+                })
+                .collect(),
+            by_help_type: grouped(self.help_types),
+            by_village: grouped(self.villages),
+            unique_beneficiaries: self.everyone.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_page_moves_the_cursor_to_the_end_of_the_log() {
+        let rows = |seqs: &[i64]| seqs.iter().map(|s| (*s, s.to_string())).collect();
+        let full = pull_page(rows(&[4, 6, 9]), 2, 3, 20);
+        assert_eq!(
+            (full.bodies, full.next_after_seq, full.has_more),
+            (vec!["4".to_owned(), "6".to_owned()], 6, true)
+        );
+        let last = pull_page(rows(&[4, 6]), 2, 3, 20);
+        assert_eq!((last.next_after_seq, last.has_more), (20, false));
+        let ahead = pull_page(Vec::new(), 2, 30, 20);
+        assert_eq!((ahead.next_after_seq, ahead.has_more), (30, false));
+    }
+
+    #[test]
+    fn sessions_sum_per_volunteer_week_and_group() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let mut p = Programme::default();
+        p.add(&SessionRow {
+            volunteer_id: Some("v1"),
+            started_on: Some("2026-11-29"), // a Sunday
+            help_type: Some("welfare_rights"),
+            village_code: Some("50010203"),
+            people_helped: Some(2),
+            duration_min: Some(30),
+            beneficiaries: &[a, b],
+        });
+        p.add(&SessionRow {
+            volunteer_id: Some("v2"),
+            started_on: Some("2026-11-30"),
+            help_type: Some("other"),
+            village_code: Some("50010203"),
+            people_helped: Some(-1),
+            duration_min: None,
+            beneficiaries: &[a],
+        });
+        let rows = p.finish();
+        assert_eq!(rows.unique_beneficiaries, 2);
+        let weeks: Vec<(&str, u64, u64)> = rows
+            .weeks
+            .iter()
+            .map(|w| (w.monday.as_str(), w.sessions, w.people_helped))
+            .collect();
+        assert_eq!(weeks, [("2026-11-23", 1, 2), ("2026-11-30", 1, 0)]);
+        assert_eq!(rows.volunteers[0].unique_beneficiaries, 2);
+        assert_eq!(rows.volunteers[1].minutes, 0);
+        assert_eq!(rows.by_village.len(), 1);
+        assert_eq!(rows.by_help_type[0].value, "other", "ties by name");
+    }
+}
