@@ -1,6 +1,7 @@
 //! Helpers for the black-box tests: a real `asa-server` application on
-//! `127.0.0.1:0` over a temporary SQLite file, driven through real HTTP, with
-//! one method per endpoint and builders for valid changes.
+//! `127.0.0.1:0` over a temporary SQLite file, or with `ASA_TEST_STORE=postgres`
+//! a scratch PostgreSQL database, driven through real HTTP, with one method
+//! per endpoint and builders for valid changes.
 
 #![forbid(unsafe_code)]
 
@@ -8,6 +9,7 @@ pub mod audit;
 pub mod browser;
 pub mod console;
 pub mod fault_proxy;
+pub mod link;
 pub mod process;
 pub mod remote;
 pub mod rng;
@@ -18,6 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
 use asa_server::settings::{DatabaseUrl, Secret, Settings, SqliteOptions, Synchronous};
+pub use asa_server::store::postgres::scratch::off_runtime;
+use asa_server::store::postgres::scratch::ScratchDatabase;
+use asa_server::store::Store;
 use asa_server::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -35,18 +40,99 @@ pub struct TestApp {
     pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
-    data: DataDir,
+    data: TestStore,
     handle: ServerHandle,
     tune: fn(&mut Settings),
 }
 
-/// The data directory, removed when the app is dropped.
-#[derive(Debug)]
-struct DataDir(TempDir);
+/// Whether the black-box tests run on PostgreSQL (`ASA_TEST_STORE=postgres`;
+/// `scripts/test` runs them once on each store) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("ASA_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
 
-impl DataDir {
-    fn path(&self) -> &Path {
-        self.0.path()
+/// Where a test server keeps its data: a data directory and, on PostgreSQL,
+/// a scratch database; both removed on drop.
+#[derive(Debug)]
+pub struct TestStore {
+    dir: TempDir,
+    postgres: Option<ScratchDatabase>,
+    /// Reach the database through this port on 127.0.0.1 (a [`link::Link`]).
+    through: Option<u16>,
+}
+
+impl TestStore {
+    pub fn new() -> TestStore {
+        TestStore {
+            dir: TempDir::new().expect("temporary directory"),
+            postgres: on_postgres().then(ScratchDatabase::create),
+            through: None,
+        }
+    }
+
+    /// The port of the PostgreSQL server, on PostgreSQL.
+    pub fn postgres_port(&self) -> Option<u16> {
+        let db = self.postgres.as_ref()?;
+        let config: postgres::Config = db.url.parse().expect("a PostgreSQL URL");
+        Some(config.get_ports().first().copied().unwrap_or(5432))
+    }
+
+    /// The same store, its database reached through `port` on 127.0.0.1.
+    pub fn through(mut self, port: u16) -> TestStore {
+        self.through = Some(port);
+        self
+    }
+
+    fn postgres_url(&self) -> Option<String> {
+        let db = self.postgres.as_ref()?;
+        Some(match self.through {
+            None => db.url.clone(),
+            Some(port) => {
+                // postgresql://user@host:port/name -> ...@127.0.0.1:PORT/name
+                let (head, tail) = db.url.split_once('@').expect("a user in the URL");
+                let (_, name) = tail.split_once('/').expect("a database in the URL");
+                format!("{head}@127.0.0.1:{port}/{name}")
+            }
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The store's URL: the scratch database, or SQLite in the directory
+    /// (`synchronous=normal`: the tests need no power-loss durability).
+    pub fn database_url(&self) -> DatabaseUrl {
+        match self.postgres_url() {
+            Some(url) => DatabaseUrl::Postgres(url),
+            None => DatabaseUrl::Sqlite(SqliteOptions {
+                path: self.path().join("asa.db"),
+                synchronous: Synchronous::Normal,
+                readers: 2,
+            }),
+        }
+    }
+
+    /// The environment a child `asa-server` needs for this store (none for
+    /// SQLite: its default is the data directory, `synchronous=full`).
+    pub fn env(&self) -> Vec<(String, String)> {
+        match self.postgres_url() {
+            Some(url) => vec![("ASA_DATABASE_URL".into(), url)],
+            None => Vec::new(),
+        }
+    }
+
+    /// A second handle on the same store, as another process would open it
+    /// (its calls block: from an async test, make them in [`off_runtime`]).
+    pub fn open(&self) -> Arc<dyn Store> {
+        let url = self.database_url();
+        off_runtime(|| asa_server::store::connect(&url).expect("the test store opens"))
+    }
+}
+
+impl Default for TestStore {
+    fn default() -> Self {
+        TestStore::new()
     }
 }
 
@@ -76,28 +162,28 @@ impl TestApp {
         TestApp::spawn_tuned(|_| {}).await
     }
 
+    /// Spawns on `store`.
+    pub async fn spawn_on(store: TestStore) -> TestApp {
+        TestApp::start(store, |_| {}, Arc::new(ManualClock::new(wall_now_ms()))).await
+    }
+
     /// Spawns with settings changed by `tune` (kept across restarts).
     pub async fn spawn_tuned(tune: fn(&mut Settings)) -> TestApp {
-        let dir = TempDir::new().expect("temporary directory");
         TestApp::start(
-            DataDir(dir),
+            TestStore::new(),
             tune,
             Arc::new(ManualClock::new(wall_now_ms())),
         )
         .await
     }
 
-    async fn start(data: DataDir, tune: fn(&mut Settings), clock: Arc<ManualClock>) -> TestApp {
+    async fn start(data: TestStore, tune: fn(&mut Settings), clock: Arc<ManualClock>) -> TestApp {
         let mut settings = Settings {
             bind: "127.0.0.1:0".into(),
             data_dir: data.path().to_owned(),
             admin_password: Some(Secret::new(ADMIN_PASSWORD)),
             workers: 2,
-            database_url: Some(DatabaseUrl::Sqlite(SqliteOptions {
-                path: data.path().join("asa.db"),
-                synchronous: Synchronous::Normal,
-                readers: 2,
-            })),
+            database_url: Some(data.database_url()),
             shutdown_timeout_secs: 5,
             ..Settings::default()
         };
@@ -130,8 +216,41 @@ impl TestApp {
         self.data.path()
     }
 
+    /// The SQLite file of a test on SQLite.
     pub fn database_path(&self) -> PathBuf {
         self.data.path().join("asa.db")
+    }
+
+    /// The app's store, opened a second time as another process would.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.data.open()
+    }
+
+    /// Rewrites the body of the newest change in the server's log with
+    /// `edit`, behind the server's back (a newer server's change, say).
+    pub fn rewrite_last_change(&self, edit: impl FnOnce(&mut Value) + Send) {
+        const LAST: &str = "SELECT seq, body FROM changes ORDER BY seq DESC LIMIT 1";
+        const SET: &str = "UPDATE changes SET body = $1 WHERE seq = $2";
+        match &self.data.postgres {
+            Some(db) => off_runtime(|| {
+                let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+                let row = c.query_one(LAST, &[]).unwrap();
+                let (seq, body): (i64, String) = (row.get(0), row.get(1));
+                let mut body: Value = serde_json::from_str(&body).unwrap();
+                edit(&mut body);
+                c.execute(SET, &[&body.to_string(), &seq]).unwrap();
+            }),
+            None => {
+                let c = rusqlite::Connection::open(self.database_path()).unwrap();
+                let (seq, body): (i64, String) = c
+                    .query_row(LAST, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap();
+                let mut body: Value = serde_json::from_str(&body).unwrap();
+                edit(&mut body);
+                c.execute(&SET.replace('$', "?"), (body.to_string(), seq))
+                    .unwrap();
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

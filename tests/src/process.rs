@@ -24,14 +24,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `bin` on `data` with `ASA_BIND=127.0.0.1:0` and the given extra
     /// environment; returns once it printed the port it listens on.
-    pub fn start(bin: &Path, data: &Path, env: &[(&str, &str)]) -> ServerProcess {
+    pub fn start(bin: &Path, data: &Path, env: &[(String, String)]) -> ServerProcess {
         let mut server = ServerProcess {
             bin: bin.to_owned(),
             data: data.to_owned(),
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: env.to_vec(),
             port: 0,
             child: None,
             starts: 0,

@@ -177,21 +177,9 @@ fn keys_of_a_newer_protocol_in_a_pulled_change_are_kept_not_set_aside() {
         json!({"village_code": {"value": "50010299"}}),
     );
     world.rt.block_on(world.app.push_ok(&raw, vec![edit]));
-    let db = rusqlite::Connection::open(world.app.database_path()).unwrap();
-    let (seq, body): (i64, String) = db
-        .query_row(
-            "SELECT \"seq\", \"body\" FROM \"changes\" ORDER BY \"seq\" DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    body["fields"]["favourite_colour"] = json!({"value": {"th": "ฟ้า"}});
-    db.execute(
-        "UPDATE \"changes\" SET \"body\" = ?1 WHERE \"seq\" = ?2",
-        (body.to_string(), seq),
-    )
-    .unwrap();
+    world.app.rewrite_last_change(|body| {
+        body["fields"]["favourite_colour"] = json!({"value": {"th": "ฟ้า"}});
+    });
 
     let report = sync_ok(&phone);
     assert_eq!(report.pulled, 1);

@@ -42,8 +42,8 @@ fn pushes_answered_200_survive_a_sigkill_and_no_batch_is_stored_in_part() {
 fn run(seed: u64, kills: u64, threads: u64) {
     let started = Instant::now();
     let mut rng = Rng::new(seed);
-    let data = tempfile::TempDir::new().expect("data directory");
-    let server = ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &server_env());
+    let data = tests::TestStore::new();
+    let server = ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &server_env(&data));
     let base = server.url();
     let admin = Remote::admin(&base);
     let users: Vec<(String, String)> = (0..threads)

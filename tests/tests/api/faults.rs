@@ -98,12 +98,12 @@ fn devices_converge_with_the_server_through_broken_links_and_server_kills() {
 fn run(plan: Plan) {
     let started = Instant::now();
     let mut rng = Rng::new(plan.seed);
-    let data = tempfile::TempDir::new().expect("server data directory");
+    let data = tests::TestStore::new();
     let phones = tempfile::TempDir::new().expect("device directory");
-    let mut env = server_env();
+    let mut env = server_env(&data);
     // Long-lived access tokens: token refresh under faults is not what this
     // test is about (see docs/RELIABILITY.md, open questions).
-    env.push(("ASA_ACCESS_TOKEN_TTL_SECS", "86400"));
+    env.push(("ASA_ACCESS_TOKEN_TTL_SECS".into(), "86400".into()));
     let server = ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &env);
     let port = server.port();
     let admin = Remote::admin(&server.url());

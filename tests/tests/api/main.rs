@@ -15,6 +15,7 @@ mod faults;
 mod managers;
 mod openapi;
 mod ops;
+mod outage;
 mod records;
 mod security;
 mod sync;
@@ -22,12 +23,17 @@ mod sync;
 /// The server's own `main.rs`, built by this package (see `tests/Cargo.toml`).
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_asa-server-under-test");
 
-/// The settings of a child server: a known admin password, and the default
-/// store in its data directory, where a 200 survives power loss
-/// (`synchronous=full`), as in production.
-pub fn server_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("ASA_ADMIN_PASSWORD", tests::ADMIN_PASSWORD),
-        ("ASA_WORKERS", "2"),
-    ]
+/// The settings of a child server on `store`: a known admin password, and
+/// on SQLite the default store in its data directory, where a 200 survives
+/// power loss (`synchronous=full`), as in production.
+pub fn server_env(store: &tests::TestStore) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "ASA_ADMIN_PASSWORD".to_owned(),
+            tests::ADMIN_PASSWORD.to_owned(),
+        ),
+        ("ASA_WORKERS".to_owned(), "2".to_owned()),
+    ];
+    env.extend(store.env());
+    env
 }

@@ -11,13 +11,14 @@ use tests::{assert_problem, Session, TestApp};
 use uuid::Uuid;
 
 fn signing_key(app: &TestApp) -> Vec<u8> {
-    let db = rusqlite::Connection::open(app.database_path()).unwrap();
-    db.query_row(
-        "SELECT \"value\" FROM \"meta\" WHERE \"name\" = 'jwt_signing_key'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap()
+    let store = app.store();
+    tests::off_runtime(|| {
+        store
+            .secret("jwt_signing_key", &|| {
+                panic!("the server made its key at start")
+            })
+            .unwrap()
+    })
 }
 
 fn claims_of(session: &Session) -> Value {
