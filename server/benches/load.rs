@@ -4,6 +4,15 @@
 //! measures the ceiling: a plain append of the same change rows into SQLite,
 //! without HTTP or merge, so the result holds as a ratio on a noisy machine.
 //!
+//! Then the same on PostgreSQL (the server named by ASA_LOAD_POSTGRES,
+//! default postgresql://postgres@127.0.0.1:5432/postgres; skipped with a
+//! line when it does not answer), each run on a fresh database: PostgreSQL's
+//! own ceiling for the same rows (one multi-row INSERT per 200 into the
+//! `changes` layout, no HTTP), then 8 and 64 devices spread over 1, 2 and 3
+//! servers on one database, a pull, and the round trips between a server
+//! and PostgreSQL per push for batches of 1 to 1000 changes, counted on the
+//! wire by a relay between them.
+//!
 //! Run: `cargo bench -p server --bench load` (ASA_LOAD_SCALE=0.25 for a quick run).
 
 use std::io::{BufRead, BufReader};
@@ -31,8 +40,17 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_on(None)
+    }
+
+    /// A server on the PostgreSQL database `url`, or on SQLite.
+    fn start_on(url: Option<&str>) -> Server {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_asa-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_asa-server"));
+        if let Some(url) = url {
+            command.env("ASA_DATABASE_URL", url);
+        }
+        let mut child = command
             .env("ASA_BIND", "127.0.0.1:0")
             .env("ASA_DATA_DIR", dir.path())
             .env("ASA_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -147,6 +165,11 @@ async fn create_user(
 
 /// `count` realistic new sessions of one device, as pushes of `BATCH`.
 fn session_batches(device: &Device, count: usize, first_seq: u64) -> Vec<String> {
+    session_pushes(device, count, first_seq, BATCH)
+}
+
+/// `count` realistic new sessions of one device, as pushes of `batch`.
+fn session_pushes(device: &Device, count: usize, first_seq: u64, batch: usize) -> Vec<String> {
     let now = chrono::Utc::now().timestamp_millis();
     let changes: Vec<Value> = (0..count)
         .map(|i| {
@@ -176,7 +199,7 @@ fn session_batches(device: &Device, count: usize, first_seq: u64) -> Vec<String>
         })
         .collect();
     changes
-        .chunks(BATCH)
+        .chunks(batch)
         .map(|chunk| {
             serde_json::to_string(&json!({
                 "device_id": device.id,
@@ -200,22 +223,30 @@ struct PushRun {
 }
 
 async fn push_run(server: &Server, devices: usize, batches_per_device: usize) -> PushRun {
+    push_spread(std::slice::from_ref(server), devices, batches_per_device).await
+}
+
+/// Devices spread round-robin over `servers` (several servers on one
+/// database), each pushing its batches to its own server.
+async fn push_spread(servers: &[Server], devices: usize, batches_per_device: usize) -> PushRun {
     let client = http_client();
-    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    let first = &servers[0];
+    let admin = login(&client, &first.base, "admin", ADMIN_PASSWORD).await;
     let mut work = Vec::new();
     for d in 0..devices {
         let name = format!("vol{d}");
-        create_user(&client, &server.base, &admin.token, &name, "volunteer").await;
+        let server = &servers[d % servers.len()];
+        create_user(&client, &first.base, &admin.token, &name, "volunteer").await;
         let device = login(&client, &server.base, &name, "load test password").await;
         let bodies = session_batches(&device, batches_per_device * BATCH, 1);
-        work.push((device, bodies));
+        work.push((device, bodies, server.base.clone()));
     }
-    let rss_before_mib = server.rss_mib();
+    let rss_before_mib = first.rss_mib();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (device, bodies) in work {
+    for (device, bodies, base) in work {
         let client = client.clone();
-        let url = format!("{}/v1/sync/push", server.base);
+        let url = format!("{base}/v1/sync/push");
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for body in bodies {
@@ -311,6 +342,17 @@ async fn pull_all(server: &Server) -> (usize, Duration, u64) {
     (count, started.elapsed(), bytes)
 }
 
+/// The rows a ceiling appends: `rows` sessions of one device, as pushes.
+fn ceiling_batches(rows: usize) -> (Device, Vec<String>) {
+    let device = Device {
+        token: String::new(),
+        id: Uuid::new_v4(),
+        user: Uuid::new_v4(),
+    };
+    let batches = session_batches(&device, rows, 1);
+    (device, batches)
+}
+
 /// The ceiling: the same change rows appended to the server's `changes` table
 /// layout, in transactions of `BATCH`, with the server's pragmas.
 fn append_ceiling(rows: usize) -> f64 {
@@ -324,12 +366,7 @@ fn append_ceiling(rows: usize) -> f64 {
          CREATE INDEX \"changes_by_centre\" ON \"changes\" (\"centre_id\", \"seq\");",
     )
     .expect("schema");
-    let device = Device {
-        token: String::new(),
-        id: Uuid::new_v4(),
-        user: Uuid::new_v4(),
-    };
-    let batches = session_batches(&device, rows, 1);
+    let (device, batches) = ceiling_batches(rows);
     let started = Instant::now();
     let mut conn = conn;
     for body in &batches {
@@ -354,6 +391,250 @@ fn append_ceiling(rows: usize) -> f64 {
         tx.commit().expect("commit");
     }
     rows as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A database of its own on the benchmark's PostgreSQL, dropped after.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(admin: &str) -> Database {
+        let name = format!("asa_load_{}", Uuid::new_v4().simple());
+        let mut c = postgres::Client::connect(admin, postgres::NoTls).expect("PostgreSQL");
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let (server, _) = admin.rsplit_once('/').expect("a URL ending in /DATABASE");
+        Database {
+            admin: admin.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// PostgreSQL's ceiling for the same rows: each batch of `BATCH` changes one
+/// multi-row INSERT (arrays through `unnest`) in its own transaction, into
+/// the layout of the server's `changes` table and its indexes, on one
+/// connection, no HTTP, no merge, no records.
+fn postgres_ceiling(admin: &str, rows: usize) -> f64 {
+    let db = Database::create(admin);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+    c.batch_execute(
+        "CREATE TABLE changes (seq bigint PRIMARY KEY, change_id uuid NOT NULL UNIQUE,
+           device_key bigint NOT NULL, device_seq bigint NOT NULL, collection smallint NOT NULL,
+           centre_id text, volunteer_id text, record_id uuid NOT NULL, body text NOT NULL);
+         CREATE INDEX changes_by_centre ON changes (centre_id, seq);
+         CREATE INDEX changes_by_record ON changes (record_id, seq);",
+    )
+    .expect("schema");
+    let (device, batches) = ceiling_batches(rows);
+    let started = Instant::now();
+    let mut next = 1i64;
+    for body in &batches {
+        let request: Value = serde_json::from_str(body).expect("json");
+        let changes = request["changes"].as_array().expect("changes");
+        let seqs: Vec<i64> = (next..next + changes.len() as i64).collect();
+        next += changes.len() as i64;
+        let ids: Vec<Uuid> = changes
+            .iter()
+            .map(|c| Uuid::parse_str(c["id"].as_str().expect("id")).expect("uuid"))
+            .collect();
+        let device_seqs: Vec<i64> = changes
+            .iter()
+            .map(|c| c["device_seq"].as_i64().unwrap_or(0))
+            .collect();
+        let records: Vec<Uuid> = changes
+            .iter()
+            .map(|c| Uuid::parse_str(c["record_id"].as_str().expect("record")).expect("uuid"))
+            .collect();
+        let bodies: Vec<String> = changes.iter().map(Value::to_string).collect();
+        let volunteer = device.user.to_string();
+        let mut tx = c.transaction().expect("tx");
+        tx.execute(
+            "INSERT INTO changes (seq, change_id, device_key, device_seq, collection, centre_id, volunteer_id, record_id, body)
+             SELECT s, i, 1, d, 1, 'C0001', $5, r, b FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::uuid[], $6::text[]) AS u (s, i, d, r, b)",
+            &[&seqs, &ids, &device_seqs, &records, &volunteer, &bodies],
+        )
+        .expect("insert");
+        tx.commit().expect("commit");
+    }
+    rows as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A TCP relay from 127.0.0.1:0 to PostgreSQL that counts round trips: each
+/// time an answer comes back after the client sent something.
+struct Relay {
+    port: u16,
+    round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Relay {
+    fn start(upstream: (String, u16)) -> Relay {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("relay listens");
+        let port = listener.local_addr().expect("relay address").port();
+        let round_trips = Arc::new(AtomicU64::new(0));
+        let counter = round_trips.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = std::net::TcpStream::connect(upstream.clone()) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let asked = Arc::new(AtomicBool::new(false));
+                let pipe =
+                    |mut from: std::net::TcpStream, mut to: std::net::TcpStream, up: bool| {
+                        let (asked, counter) = (asked.clone(), counter.clone());
+                        std::thread::spawn(move || {
+                            use std::io::{Read, Write};
+                            let mut buf = vec![0u8; 64 * 1024];
+                            while let Ok(n) = from.read(&mut buf) {
+                                if n == 0 {
+                                    break;
+                                }
+                                if up {
+                                    asked.store(true, Ordering::SeqCst);
+                                } else if asked.swap(false, Ordering::SeqCst) {
+                                    counter.fetch_add(1, Ordering::SeqCst);
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    };
+                pipe(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                    true,
+                );
+                pipe(server, client, false);
+            }
+        });
+        Relay { port, round_trips }
+    }
+
+    fn count(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Round trips between one server and PostgreSQL per push of `size` new
+/// sessions (the push's login check included), over `pushes` pushes.
+async fn round_trips_per_push(
+    server: &Server,
+    relay: &Relay,
+    size: usize,
+    pushes: usize,
+    name: &str,
+) -> f64 {
+    let client = http_client();
+    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    create_user(&client, &server.base, &admin.token, name, "volunteer").await;
+    let device = login(&client, &server.base, name, "load test password").await;
+    let bodies = session_pushes(&device, size * pushes, 1, size);
+    let before = relay.count();
+    for body in bodies {
+        let response = client
+            .post(format!("{}/v1/sync/push", server.base))
+            .bearer_auth(&device.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("push");
+        assert_eq!(response.status(), 200);
+    }
+    (relay.count() - before) as f64 / pushes as f64
+}
+
+fn report_push(label: &str, run: &PushRun, ceiling: f64) {
+    let rate = run.changes as f64 / run.elapsed.as_secs_f64();
+    println!(
+        "{label}: {} changes in {:.2} s = {rate:.0} changes/s ({:.0}% of the ceiling); latency p50 {:.1} ms, p99 {:.1} ms",
+        run.changes,
+        run.elapsed.as_secs_f64(),
+        100.0 * rate / ceiling,
+        percentile(&run.latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&run.latencies, 0.99).as_secs_f64() * 1000.0,
+    );
+}
+
+/// The PostgreSQL half of the run (see the module's comment).
+fn postgres_runs(runtime: &tokio::runtime::Runtime, total: usize) {
+    let admin = std::env::var("ASA_LOAD_POSTGRES")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".into());
+    if let Err(e) = postgres::Client::connect(&admin, postgres::NoTls) {
+        println!("postgres: skipped, {admin} does not answer: {e}");
+        return;
+    }
+    let ceiling = postgres_ceiling(&admin, total);
+    println!("postgres ceiling: multi-row INSERT of the same rows, {total} rows in transactions of {BATCH}: {ceiling:.0} rows/s");
+    for instances in [1usize, 2, 3] {
+        for devices in [8usize, 64] {
+            let db = Database::create(&admin);
+            let servers: Vec<Server> = (0..instances)
+                .map(|_| Server::start_on(Some(&db.url)))
+                .collect();
+            let batches = (total / BATCH / devices).max(1);
+            let run = runtime.block_on(push_spread(&servers, devices, batches));
+            report_push(
+                &format!("postgres push: {instances} server(s), {devices:>2} devices x {batches} batches of {BATCH}"),
+                &run,
+                ceiling,
+            );
+            if devices == 64 && instances == 1 {
+                let (count, elapsed, _) = runtime.block_on(pull_all(&servers[0]));
+                println!(
+                    "postgres pull: a manager pulls the centre's {count} changes in pages of 1000: {:.2} s = {:.0} changes/s; 10,000 changes take {:.0} ms",
+                    elapsed.as_secs_f64(),
+                    count as f64 / elapsed.as_secs_f64(),
+                    elapsed.as_secs_f64() * 1000.0 * 10_000.0 / count as f64,
+                );
+            }
+        }
+    }
+    let db = Database::create(&admin);
+    let config: postgres::Config = admin.parse().expect("URL");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let relay = Relay::start((host, port));
+    let (head, tail) = db.url.split_once('@').expect("a user in the URL");
+    let (_, name) = tail.split_once('/').expect("a database");
+    let through = format!("{head}@127.0.0.1:{}/{name}", relay.port);
+    let server = Server::start_on(Some(&through));
+    let mut line = String::from("postgres round trips per push (login check included):");
+    for (i, size) in [1usize, 10, 100, 1000].into_iter().enumerate() {
+        let trips = runtime.block_on(round_trips_per_push(
+            &server,
+            &relay,
+            size,
+            5,
+            &format!("trips{i}"),
+        ));
+        line.push_str(&format!(" {size} changes: {trips:.1};"));
+    }
+    println!("{}", line.trim_end_matches(';'));
 }
 
 fn main() {
@@ -403,4 +684,5 @@ fn main() {
             );
         }
     }
+    postgres_runs(&runtime, total);
 }

@@ -52,11 +52,13 @@ pub fn on_postgres() -> bool {
 }
 
 /// Where a test server keeps its data: a data directory and, on PostgreSQL,
-/// a scratch database; both removed on drop.
-#[derive(Debug)]
+/// a scratch database; both removed when the last clone is dropped. Clones
+/// share them: on PostgreSQL, servers on clones are several servers on one
+/// database.
+#[derive(Debug, Clone)]
 pub struct TestStore {
-    dir: TempDir,
-    postgres: Option<ScratchDatabase>,
+    dir: Arc<TempDir>,
+    postgres: Option<Arc<ScratchDatabase>>,
     /// Reach the database through this port on 127.0.0.1 (a [`link::Link`]).
     through: Option<u16>,
 }
@@ -64,8 +66,8 @@ pub struct TestStore {
 impl TestStore {
     pub fn new() -> TestStore {
         TestStore {
-            dir: TempDir::new().expect("temporary directory"),
-            postgres: on_postgres().then(ScratchDatabase::create),
+            dir: Arc::new(TempDir::new().expect("temporary directory")),
+            postgres: on_postgres().then(|| Arc::new(ScratchDatabase::create())),
             through: None,
         }
     }
@@ -160,6 +162,12 @@ pub struct Session {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         TestApp::spawn_tuned(|_| {}).await
+    }
+
+    /// Another server on this one's store (on PostgreSQL: a second server
+    /// on the same database), with its own clock.
+    pub async fn another_server(&self) -> TestApp {
+        TestApp::spawn_on(self.data.clone()).await
     }
 
     /// Spawns on `store`.

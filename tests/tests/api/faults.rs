@@ -4,6 +4,10 @@
 //! and every device has synced to quiescence, every device shows exactly what
 //! the server shows it, and every change made is in the log exactly once.
 //!
+//! On PostgreSQL the devices are spread over several servers on one
+//! database (`ASA_FAULT_SERVERS`, default 3; on SQLite always 1), each behind
+//! its own fault proxy, and a kill hits the server of the device syncing.
+//!
 //! `ASA_FAULT_SEED` replays a schedule; `ASA_FAULT_DEVICES`,
 //! `ASA_FAULT_CHANGES`, `ASA_FAULT_KILLS` and `ASA_FAULT_PERCENT` size a run
 //! (see docs/RELIABILITY.md).
@@ -25,45 +29,50 @@ use crate::{server_env, SERVER_BIN};
 use script::Fleet;
 use view::{device_view, differences, fingerprint, scoped, server_record, ServerRecord};
 
-/// The server side of the schedule: kills, and what the log held before each.
+/// The server side of the schedule: kills, and what the log held before
+/// each. Shared by every server's proxy.
 struct Control {
-    server: Mutex<ServerProcess>,
-    admin: Remote,
+    servers: Vec<Mutex<ServerProcess>>,
+    /// Asks the first server, or, while it is the one killed, the next.
+    admins: Vec<Remote>,
     /// Every change id in the log just before some kill.
     before_kills: Mutex<HashSet<String>>,
     kills: AtomicU64,
-    /// Set when the test is over: no kill may start the server again.
+    /// Set when the test is over: no kill may start a server again.
     over: AtomicBool,
 }
 
-/// Stops the server when the test ends, passed or failed: the proxy's threads
-/// keep `Control` alive for as long as the test binary runs.
-struct StopServer(Arc<Control>);
+/// The control of one server, as its proxy sees it.
+struct ServerOf(Arc<Control>, usize);
 
-impl Drop for StopServer {
+/// Stops the servers when the test ends, passed or failed: the proxies'
+/// threads keep `Control` alive for as long as the test binary runs.
+struct StopServers(Arc<Control>);
+
+impl Drop for StopServers {
     fn drop(&mut self) {
         self.0.over.store(true, Ordering::SeqCst);
-        self.0
-            .server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .kill();
+        for server in &self.0.servers {
+            server.lock().unwrap_or_else(|e| e.into_inner()).kill();
+        }
     }
 }
 
-impl ServerControl for Control {
+impl ServerControl for ServerOf {
     fn before_kill(&self) {
-        let ids = self.admin.log_ids();
-        self.before_kills.lock().expect("ids").extend(ids);
+        let ids = self.0.admins[self.1].log_ids();
+        self.0.before_kills.lock().expect("ids").extend(ids);
     }
 
     fn kill_and_restart(&self) {
-        let mut server = self.server.lock().unwrap_or_else(|e| e.into_inner());
-        if self.over.load(Ordering::SeqCst) {
+        let mut server = self.0.servers[self.1]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.0.over.load(Ordering::SeqCst) {
             return server.kill();
         }
         server.restart();
-        self.kills.fetch_add(1, Ordering::SeqCst);
+        self.0.kills.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -74,6 +83,7 @@ struct Plan {
     changes: u64,
     kills: u64,
     fault_percent: u64,
+    servers: u64,
 }
 
 #[test]
@@ -84,6 +94,11 @@ fn devices_converge_with_the_server_through_broken_links_and_server_kills() {
         changes: count_from_env("ASA_FAULT_CHANGES", 2_000),
         kills: count_from_env("ASA_FAULT_KILLS", 5),
         fault_percent: count_from_env("ASA_FAULT_PERCENT", 25),
+        servers: if tests::on_postgres() {
+            count_from_env("ASA_FAULT_SERVERS", 3).max(1)
+        } else {
+            1
+        },
     };
     let outcome = std::panic::catch_unwind(|| run(plan));
     if let Err(panic) = outcome {
@@ -104,33 +119,54 @@ fn run(plan: Plan) {
     // Long-lived access tokens: token refresh under faults is not what this
     // test is about (see docs/RELIABILITY.md, open questions).
     env.push(("ASA_ACCESS_TOKEN_TTL_SECS".into(), "86400".into()));
-    let server = ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &env);
-    let port = server.port();
-    let admin = Remote::admin(&server.url());
+    let servers: Vec<ServerProcess> = (0..plan.servers)
+        .map(|_| ServerProcess::start(SERVER_BIN.as_ref(), data.path(), &env))
+        .collect();
+    let ports: Vec<u16> = servers.iter().map(ServerProcess::port).collect();
+    // The admin of server i asks another server when there is one, so that
+    // it never asks the server being killed.
+    let admins: Vec<Remote> = (0..servers.len())
+        .map(|i| Remote::admin(&servers[(i + 1) % servers.len()].url()))
+        .collect();
+    let admin = Remote::admin(&servers[0].url());
     let control = Arc::new(Control {
-        server: Mutex::new(server),
-        admin: admin.clone(),
+        servers: servers.into_iter().map(Mutex::new).collect(),
+        admins,
         before_kills: Mutex::new(HashSet::new()),
         kills: AtomicU64::new(0),
         over: AtomicBool::new(false),
     });
-    let _stop = StopServer(control.clone());
-    let proxy = FaultProxy::start(port, rng.next_u64(), control.clone());
-    let mut fleet = Fleet::new(&admin, &proxy.url, phones.path(), plan.devices as usize);
+    let _stop = StopServers(control.clone());
+    let proxies: Vec<FaultProxy> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            FaultProxy::start(
+                *port,
+                rng.next_u64(),
+                Arc::new(ServerOf(control.clone(), i)),
+            )
+        })
+        .collect();
+    let urls: Vec<String> = proxies.iter().map(|p| p.url.clone()).collect();
+    let mut fleet = Fleet::new(&admin, &urls, phones.path(), plan.devices as usize);
+    let proxy_of = |d: usize| &proxies[d % proxies.len()];
 
     // Kills are armed at seeded steps; the next push through the proxy fires it.
     let mut kill_steps: Vec<u64> = (0..plan.kills)
         .map(|_| rng.range(plan.changes / 10, plan.changes * 9 / 10))
         .collect();
     kill_steps.sort_unstable();
-    proxy.set_fault_percent(plan.fault_percent);
+    for proxy in &proxies {
+        proxy.set_fault_percent(plan.fault_percent);
+    }
     let devices = plan.devices;
     for step in 0..plan.changes {
         let d = rng.below(devices) as usize;
         fleet.step(d, &mut rng);
         let kills_now = kill_steps.iter().filter(|s| **s == step).count();
         for _ in 0..kills_now {
-            proxy.arm_kill();
+            proxy_of(d).arm_kill();
             // The device has a change waiting, so its sync starts with a push.
             fleet.sync(d);
         }
@@ -138,9 +174,14 @@ fn run(plan: Plan) {
             fleet.sync(rng.below(devices) as usize);
         }
     }
-    assert_eq!(proxy.armed_kills(), 0, "every armed kill fired");
-    proxy.calm();
-    let faults = proxy.counts();
+    let mut faults = std::collections::BTreeMap::new();
+    for proxy in &proxies {
+        assert_eq!(proxy.armed_kills(), 0, "every armed kill fired");
+        proxy.calm();
+        for (kind, n) in proxy.counts() {
+            *faults.entry(kind).or_insert(0) += n;
+        }
+    }
     let rounds = fleet.settle();
 
     // Every change made is in the log exactly once; so is everything the log
@@ -200,12 +241,13 @@ fn run(plan: Plan) {
     assert_eq!(kills, plan.kills, "every planned kill happened");
     let s = &fleet.stats;
     println!(
-        "convergence under faults: seed {}, {} devices, {} changes ({} creates, {} edits, {} links, \
+        "convergence under faults: seed {}, {} server(s), {} devices, {} changes ({} creates, {} edits, {} links, \
          {} deletes, {} resolutions), {} syncs ({} failed and were retried later), faults by \
          exchange {faults:?}, {kills} SIGKILLs survived, {} changes in the log before kills, \
          0 changes lost, 0 duplicates, settled in {rounds} rounds, {} records on the server, \
          {open_conflicts} conflicts open on devices, {:.1} s",
         plan.seed,
+        plan.servers,
         plan.devices,
         plan.changes,
         s.creates,

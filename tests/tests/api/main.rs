@@ -12,6 +12,7 @@ mod console_browser;
 mod crash;
 mod errors;
 mod faults;
+mod instances;
 mod managers;
 mod openapi;
 mod ops;

@@ -1,6 +1,8 @@
 //! [`PushTx`] on a PostgreSQL transaction (READ COMMITTED), in a number of
 //! statements that does not grow with the batch: ids, keys and rows travel
-//! as arrays (`= ANY($1)`, `unnest(...)`).
+//! as arrays (`= ANY($1)`, `unnest(...)`), and each statement is sent with
+//! its parameter types (`query_typed`), so it costs one round trip, not a
+//! prepare and an execute.
 //!
 //! How it stays as if pushes ran one at a time, with several servers:
 //! - the device row is read `FOR UPDATE`, so two pushes of one device queue;
@@ -20,6 +22,7 @@
 use std::collections::{HashMap, HashSet};
 
 use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
 use postgres::Transaction;
 use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
@@ -71,9 +74,9 @@ impl PushTx for PostgresPushTx<'_, '_> {
     fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
         let row = self
             .tx
-            .query_opt(
+            .query_typed_opt(
                 "SELECT key, user_id, acked_seq FROM devices WHERE device_id = $1 FOR UPDATE",
-                &[&device_id],
+                &[(&device_id, Type::UUID)],
             )
             .map_err(map_err)?;
         Ok(row.map(|r| {
@@ -88,11 +91,11 @@ impl PushTx for PostgresPushTx<'_, '_> {
     fn find_changes(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredChange>, StoreError> {
         let rows = self
             .tx
-            .query(
+            .query_typed(
                 "SELECT c.change_id, d.device_id, c.device_seq, c.body
                  FROM changes c JOIN devices d ON d.key = c.device_key
                  WHERE c.change_id = ANY($1)",
-                &[&ids],
+                &[(&ids, Type::UUID_ARRAY)],
             )
             .map_err(map_err)?;
         Ok(rows
@@ -117,10 +120,10 @@ impl PushTx for PostgresPushTx<'_, '_> {
         let seqs: Vec<i64> = seqs.iter().copied().map(signed).collect();
         let rows = self
             .tx
-            .query(
+            .query_typed(
                 "SELECT device_seq, change_id, code, detail FROM rejections
                  WHERE device_key = $1 AND device_seq = ANY($2)",
-                &[&device_key, &seqs],
+                &[(&device_key, Type::INT8), (&seqs, Type::INT8_ARRAY)],
             )
             .map_err(map_err)?;
         let text = |bytes: Vec<u8>| {
@@ -147,12 +150,12 @@ impl PushTx for PostgresPushTx<'_, '_> {
         let ids: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
         let rows = self
             .tx
-            .query(
+            .query_typed(
                 "SELECT r.collection, r.record_id, r.state FROM records r
                  JOIN unnest($1::smallint[], $2::uuid[]) AS k (collection, record_id)
                    ON r.collection = k.collection AND r.record_id = k.record_id
                  FOR UPDATE OF r",
-                &[&collections, &ids],
+                &[(&collections, Type::INT2_ARRAY), (&ids, Type::UUID_ARRAY)],
             )
             .map_err(map_err)?;
         let mut found = HashMap::with_capacity(rows.len());
@@ -171,7 +174,10 @@ impl PushTx for PostgresPushTx<'_, '_> {
     fn existing_centres(&mut self, codes: &[&str]) -> Result<HashSet<String>, StoreError> {
         let rows = self
             .tx
-            .query("SELECT code FROM centres WHERE code = ANY($1)", &[&codes])
+            .query_typed(
+                "SELECT code FROM centres WHERE code = ANY($1)",
+                &[(&codes, Type::TEXT_ARRAY)],
+            )
             .map_err(map_err)?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
@@ -179,7 +185,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
     fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError> {
         let row = self
             .tx
-            .query_opt("SELECT value FROM meta WHERE name = 'server_hlc'", &[])
+            .query_typed_opt("SELECT value FROM meta WHERE name = 'server_hlc'", &[])
             .map_err(map_err)?;
         row.map(|r| server_clock_from(r.get(0))).transpose()
     }
@@ -198,10 +204,18 @@ impl PushTx for PostgresPushTx<'_, '_> {
             let bodies: Vec<&str> = w.rejections.iter().map(|r| r.body).collect();
             let times: Vec<i64> = w.rejections.iter().map(|r| r.at).collect();
             self.tx
-                .execute(
+                .execute_typed(
                     "INSERT INTO rejections (device_key, device_seq, change_id, code, detail, body, rejected_at)
                      SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::text[], $5::bytea[], $6::text[], $7::bigint[])",
-                    &[&device_key, &seqs, &ids, &codes, &details, &bodies, &times],
+                    &[
+                        (&device_key, Type::INT8),
+                        (&seqs, Type::INT8_ARRAY),
+                        (&ids, Type::BYTEA_ARRAY),
+                        (&codes, Type::TEXT_ARRAY),
+                        (&details, Type::BYTEA_ARRAY),
+                        (&bodies, Type::TEXT_ARRAY),
+                        (&times, Type::INT8_ARRAY),
+                    ],
                 )
                 .map_err(lost_race)?;
         }
@@ -212,7 +226,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
         if !new.is_empty() {
             let inserted = self
                 .tx
-                .execute(
+                .execute_typed(
                     &format!(
                         "INSERT INTO records ({RECORD_COLUMNS}) SELECT * FROM {RECORD_ROWS} AS n
                          ON CONFLICT (collection, record_id) DO NOTHING"
@@ -227,7 +241,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
         }
         if !stored.is_empty() {
             self.tx
-                .execute(
+                .execute_typed(
                     &format!(
                         "UPDATE records r SET centre_id = n.centre_id, volunteer_id = n.volunteer_id,
                            village_code = n.village_code, started_on = n.started_on, deleted = n.deleted,
@@ -243,19 +257,24 @@ impl PushTx for PostgresPushTx<'_, '_> {
         }
         if let Some(d) = &w.device {
             self.tx
-                .execute(
+                .execute_typed(
                     "UPDATE devices SET acked_seq = $2, clock_offset_ms = $3, last_push_at = $4, last_seen_at = $4
                      WHERE key = $1",
-                    &[&device_key, &signed(d.acked_seq), &d.clock_offset_ms, &d.now],
+                    &[
+                        (&device_key, Type::INT8),
+                        (&signed(d.acked_seq), Type::INT8),
+                        (&d.clock_offset_ms, Type::INT8),
+                        (&d.now, Type::INT8),
+                    ],
                 )
                 .map_err(map_err)?;
         }
         if let Some(hlc) = w.server_clock {
             self.tx
-                .execute(
+                .execute_typed(
                     "INSERT INTO meta (name, value) VALUES ('server_hlc', $1)
                      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    &[&hlc.to_string().into_bytes()],
+                    &[(&hlc.to_string().into_bytes(), Type::BYTEA)],
                 )
                 .map_err(map_err)?;
         }
@@ -280,13 +299,23 @@ impl PushTx for PostgresPushTx<'_, '_> {
             let records: Vec<Uuid> = w.changes.iter().map(|c| c.record_id).collect();
             let bodies: Vec<&str> = w.changes.iter().map(|c| c.body).collect();
             self.tx
-                .execute(
+                .execute_typed(
                     "WITH head AS (UPDATE log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq)
                      INSERT INTO changes (seq, change_id, device_key, device_seq, collection, centre_id, volunteer_id, record_id, body)
                      SELECT head.seq - $1 + c.n, c.change_id, $2, c.device_seq, c.collection, c.centre_id, c.volunteer_id, c.record_id, c.body
                      FROM head, unnest($3::uuid[], $4::bigint[], $5::smallint[], $6::text[], $7::text[], $8::uuid[], $9::text[])
                        WITH ORDINALITY AS c (change_id, device_seq, collection, centre_id, volunteer_id, record_id, body, n)",
-                    &[&n, &device_key, &ids, &seqs, &collections, &centres, &volunteers, &records, &bodies],
+                    &[
+                        (&n, Type::INT8),
+                        (&device_key, Type::INT8),
+                        (&ids, Type::UUID_ARRAY),
+                        (&seqs, Type::INT8_ARRAY),
+                        (&collections, Type::INT2_ARRAY),
+                        (&centres, Type::TEXT_ARRAY),
+                        (&volunteers, Type::TEXT_ARRAY),
+                        (&records, Type::UUID_ARRAY),
+                        (&bodies, Type::TEXT_ARRAY),
+                    ],
                 )
                 .map_err(lost_race)?;
         }
@@ -366,23 +395,23 @@ impl<'a> RecordColumns<'a> {
         }
     }
 
-    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 15] {
+    fn params(&self) -> [(&(dyn ToSql + Sync), Type); 15] {
         [
-            &self.collections,
-            &self.ids,
-            &self.centres,
-            &self.volunteers,
-            &self.villages,
-            &self.started,
-            &self.deleted,
-            &self.conflicts,
-            &self.versions,
-            &self.help_types,
-            &self.outcomes,
-            &self.durations,
-            &self.people,
-            &self.beneficiaries,
-            &self.states,
+            (&self.collections, Type::INT2_ARRAY),
+            (&self.ids, Type::UUID_ARRAY),
+            (&self.centres, Type::TEXT_ARRAY),
+            (&self.volunteers, Type::TEXT_ARRAY),
+            (&self.villages, Type::TEXT_ARRAY),
+            (&self.started, Type::TEXT_ARRAY),
+            (&self.deleted, Type::BOOL_ARRAY),
+            (&self.conflicts, Type::INT4_ARRAY),
+            (&self.versions, Type::TEXT_ARRAY),
+            (&self.help_types, Type::TEXT_ARRAY),
+            (&self.outcomes, Type::TEXT_ARRAY),
+            (&self.durations, Type::INT8_ARRAY),
+            (&self.people, Type::INT8_ARRAY),
+            (&self.beneficiaries, Type::TEXT_ARRAY),
+            (&self.states, Type::BYTEA_ARRAY),
         ]
     }
 }

@@ -59,15 +59,17 @@ pub struct Fleet {
 impl Fleet {
     /// Centres of four devices each: a volunteer on two devices, another
     /// volunteer, and the centre's manager.
-    pub fn new(admin: &Remote, url: &str, dir: &Path, count: usize) -> Fleet {
-        let config = Config {
+    /// `count` devices, device `i` syncing with `urls[i % urls.len()]`
+    /// (several servers on one database).
+    pub fn new(admin: &Remote, urls: &[String], dir: &Path, count: usize) -> Fleet {
+        let config = |i: usize| Config {
             batch_size: 100,
             pull_limit: 200,
             max_attempts: 2,
             backoff_base_ms: 1,
             backoff_max_ms: 20,
             timeout_secs: 30,
-            ..Config::new(url)
+            ..Config::new(&urls[i % urls.len()])
         };
         let mut devices = Vec::with_capacity(count);
         let mut account = (String::new(), String::new());
@@ -79,7 +81,7 @@ impl Fleet {
                 account = admin.create_user(role, &centre);
             }
             let db = dir.join(format!("device-{i}.db"));
-            let client = Client::open(&db, config.clone()).expect("open a device");
+            let client = Client::open(&db, config(i)).expect("open a device");
             let user = client.login(&account.0, &account.1).expect("device login");
             let peek = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .expect("peek into the device database");
