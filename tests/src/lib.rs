@@ -167,7 +167,21 @@ impl TestApp {
     /// Another server on this one's store (on PostgreSQL: a second server
     /// on the same database), with its own clock.
     pub async fn another_server(&self) -> TestApp {
-        TestApp::spawn_on(self.data.clone()).await
+        let clock = Arc::new(ManualClock::new(wall_now_ms()));
+        TestApp::start(self.data.clone(), self.tune, clock).await
+    }
+
+    /// This app's helpers aimed at `base` instead (a proxy in front of it).
+    pub fn via(&self, base: &str) -> TestApp {
+        TestApp {
+            base: base.to_owned(),
+            metrics_base: None,
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            data: self.data.clone(),
+            handle: self.handle.clone(),
+            tune: self.tune,
+        }
     }
 
     /// Spawns on `store`.

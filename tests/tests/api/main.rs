@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod instances;
 mod managers;
+mod nginx;
 mod openapi;
 mod ops;
 mod outage;
