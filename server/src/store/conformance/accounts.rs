@@ -125,6 +125,11 @@ fn users_are_found_by_name_without_regard_to_case(f: &Fixture) {
     }
     assert_eq!(f.store.user_by_name("somcha").unwrap(), None);
     assert_eq!(f.store.user_by_name("somchai2").unwrap(), None);
+    // Case is folded for ASCII letters only (as SQLite's NOCASE): a dotted
+    // capital I or a Kelvin sign is not an i or a k.
+    assert_eq!(f.store.user_by_name("ROOT").unwrap().as_ref(), Some(&admin));
+    assert_eq!(f.store.user_by_name("SOMCHAİ").unwrap(), None);
+    assert_eq!(f.store.user_by_name("\u{212a}oot").unwrap(), None);
     assert_eq!(f.store.user_by_id(somchai.id).unwrap(), Some(somchai));
     assert_eq!(f.store.user_by_id(admin.id).unwrap(), Some(admin));
     assert_eq!(f.store.user_by_id(Uuid::new_v4()).unwrap(), None);

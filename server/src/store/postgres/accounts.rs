@@ -102,7 +102,7 @@ pub(super) fn create_user(c: &mut Client, user: &User) -> Result<CreateUser, Sto
     }
     let taken = tx
         .query_opt(
-            "SELECT 1 FROM users WHERE lower(username) = lower($1::text)",
+            "SELECT 1 FROM users WHERE lower(username COLLATE \"C\") = lower($1::text COLLATE \"C\")",
             &[&user.username],
         )
         .map_err(map_err)?
@@ -135,7 +135,11 @@ pub(super) fn create_user(c: &mut Client, user: &User) -> Result<CreateUser, Sto
 pub(super) fn user_by_name(c: &mut Client, username: &str) -> Result<Option<User>, StoreError> {
     let username = &*text(username);
     // The expression of the unique index `users_by_name`.
-    user_where(c, "lower(username) = lower($1::text)", &username)
+    user_where(
+        c,
+        "lower(username COLLATE \"C\") = lower($1::text COLLATE \"C\")",
+        &username,
+    )
 }
 
 pub(super) fn user_by_id(c: &mut Client, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -160,13 +164,13 @@ pub(super) fn list_users(c: &mut Client, q: &UserQuery) -> Result<UserPage, Stor
     if let Some(after) = &after_filter {
         params.push(after);
         sql.push_str(&format!(
-            " AND lower(username) COLLATE \"C\" > ${}",
+            " AND lower(username COLLATE \"C\") > ${}",
             params.len()
         ));
     }
     params.push(&limit);
     sql.push_str(&format!(
-        " ORDER BY lower(username) COLLATE \"C\" LIMIT ${}",
+        " ORDER BY lower(username COLLATE \"C\") LIMIT ${}",
         params.len()
     ));
     let rows = c.query(&sql, &params).map_err(map_err)?;
@@ -248,6 +252,13 @@ pub(super) fn update_user(
             &after.role.name(),
             &after.centre_id,
         ],
+    )
+    .map_err(map_err)?;
+    // Devices before refresh families, in the order binding and unbinding
+    // take them, so that neither waits for the other in a cycle.
+    tx.execute(
+        "SELECT 1 FROM devices WHERE user_id = $1 ORDER BY key FOR UPDATE",
+        &[&id],
     )
     .map_err(map_err)?;
     if patch.revokes(&before) {
@@ -385,7 +396,7 @@ pub(super) fn reserve_login(
     let row = tx
         .query_one(
             "SELECT count(*), count(*) FILTER (WHERE address = $2), max(at) FROM login_attempts
-             WHERE lower(username) = lower($1::text) AND at >= $3",
+             WHERE lower(username COLLATE \"C\") = lower($1::text COLLATE \"C\") AND at >= $3",
             &[&username, &address, &since],
         )
         .map_err(map_err)?;
@@ -422,7 +433,7 @@ pub(super) fn finish_login(
         c.execute(
             "DELETE FROM login_attempts WHERE id = $1 OR id IN (
                SELECT o.id FROM login_attempts o JOIN login_attempts a
-               ON a.id = $1 AND lower(o.username) = lower(a.username) AND o.address = a.address)",
+               ON a.id = $1 AND lower(o.username COLLATE \"C\") = lower(a.username COLLATE \"C\") AND o.address = a.address)",
             &[&attempt],
         )
     } else {

@@ -37,6 +37,12 @@ pub mod scratch;
 
 const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
 
+/// The longest a statement waits for a lock (PostgreSQL's syntax).
+const LOCK_TIMEOUT: &str = "5s";
+
+/// The longest a session may sit idle inside a transaction.
+const IDLE_IN_TRANSACTION: &str = "30s";
+
 /// Connections per server process.
 const POOL_SIZE: u32 = 8;
 
@@ -143,9 +149,18 @@ impl PostgresStore {
     /// Connects to `url` (libpq syntax) and migrates the database. Several
     /// servers starting at once migrate one at a time.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Backend(Box::new(e)))?;
+        // No wait without end: a push waits at most LOCK_TIMEOUT for a lock
+        // (then 503, and the client retries), and a session that stops
+        // talking inside a transaction (a server cut off mid-push) loses it
+        // and its locks, so one stuck server cannot stall the others.
+        let options = format!(
+            "{} -c lock_timeout={LOCK_TIMEOUT} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}",
+            config.get_options().unwrap_or_default()
+        );
+        config.options(options.trim_start());
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
@@ -174,16 +189,19 @@ impl PostgresStore {
 /// that servers starting together do not race.
 fn migrate(c: &mut Client) -> Result<(), StoreError> {
     const LOCK: i64 = 0x0041_5341_5359_4e43; // "ASASYNC"
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version integer PRIMARY KEY,
-             applied_at timestamptz NOT NULL DEFAULT now()
-         )",
-    )
-    .map_err(map_err)?;
+                                             // The lock first: even CREATE TABLE IF NOT EXISTS races with itself.
+                                             // A migration may take longer than the lock timeout pushes use.
+    c.batch_execute("SET lock_timeout = 0").map_err(map_err)?;
     c.execute("SELECT pg_advisory_lock($1)", &[&LOCK])
         .map_err(map_err)?;
     let result = (|| {
+        c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .map_err(map_err)?;
         let applied: i32 = c
             .query_one(
                 "SELECT coalesce(max(version), 0) FROM schema_migrations",
@@ -205,6 +223,7 @@ fn migrate(c: &mut Client) -> Result<(), StoreError> {
     })();
     c.execute("SELECT pg_advisory_unlock($1)", &[&LOCK])
         .map_err(map_err)?;
+    c.batch_execute("RESET lock_timeout").map_err(map_err)?;
     result
 }
 
@@ -478,5 +497,30 @@ impl Store for PostgresStore {
                 .map(drop)
                 .map_err(map_err)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers that start together on a new database take turns to
+    /// migrate it: every one of them opens.
+    #[test]
+    fn servers_starting_together_on_a_new_database_all_open() {
+        if !scratch::enabled() {
+            eprintln!("skipped: set ASA_POSTGRES_TESTS=1 to run the PostgreSQL store's tests");
+            return;
+        }
+        for _ in 0..4 {
+            let db = scratch::ScratchDatabase::create();
+            let opened: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6)
+                    .map(|_| s.spawn(|| PostgresStore::open(&db.url).map(drop)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+        }
     }
 }

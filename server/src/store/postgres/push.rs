@@ -60,9 +60,13 @@ impl<'t, 'c> PostgresPushTx<'t, 'c> {
     }
 }
 
-/// Another transaction got there first (a unique index): run the push again.
+/// Another transaction stored one of this push's change ids first: run the
+/// push again (it then answers `change_id_reused`). Any other unique
+/// violation would repeat on every run, so it is not retried.
 fn lost_race(e: postgres::Error) -> StoreError {
-    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+    let change_id_taken = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error().and_then(|d| d.constraint()) == Some("changes_change_id_key");
+    if change_id_taken {
         tracing::debug!(error = %e, "push lost a race to another transaction; retrying");
         StoreError::Busy
     } else {

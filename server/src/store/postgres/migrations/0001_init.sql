@@ -25,9 +25,10 @@ CREATE TABLE users (
     disabled boolean NOT NULL DEFAULT false,
     created_at bigint NOT NULL
 );
--- Usernames are unique without regard to case, as in the SQLite store.
-CREATE UNIQUE INDEX users_by_name ON users (lower(username));
-CREATE INDEX users_by_centre ON users (centre_id, lower(username));
+-- Usernames are unique without regard to ASCII case, as under SQLite's
+-- NOCASE: folded under the C collation whatever the database's locale.
+CREATE UNIQUE INDEX users_by_name ON users (lower(username COLLATE "C"));
+CREATE INDEX users_by_centre ON users (centre_id, lower(username COLLATE "C"));
 
 CREATE TABLE devices (
     key bigserial PRIMARY KEY,
@@ -72,7 +73,7 @@ CREATE TABLE login_attempts (
     at bigint NOT NULL,
     pending boolean NOT NULL
 );
-CREATE INDEX login_attempts_by_username ON login_attempts (lower(username), at);
+CREATE INDEX login_attempts_by_username ON login_attempts (lower(username COLLATE "C"), at);
 CREATE INDEX login_attempts_by_address ON login_attempts (address, at);
 CREATE INDEX login_attempts_by_time ON login_attempts (at);
 
