@@ -159,7 +159,12 @@ fn server_errors_are_retried_with_backoff_honouring_retry_after_up_to_a_bound() 
     let err = a.sync().unwrap_err();
     assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
     assert!(err.is_retryable());
-    assert_eq!(proxy.canned_sent(), 5);
+    // Three attempts; the first may go out on the connection the last sync
+    // left pooled, which the server may have closed meanwhile: that attempt
+    // fails before it reaches the proxy's queue, and one 500 is left over.
+    let sent = proxy.canned_sent();
+    assert!((4..=5).contains(&sent), "{sent} canned answers");
+    proxy.discard_canned();
     assert_eq!(a.pending_count().unwrap(), 1);
     assert_eq!(sync_ok(&a).acked, 1);
 }

@@ -52,6 +52,11 @@ impl Proxy {
         self.canned.0.lock().unwrap().extend(responses);
     }
 
+    /// Forgets the canned responses not sent yet.
+    pub fn discard_canned(&self) {
+        self.canned.0.lock().unwrap().clear();
+    }
+
     /// How many canned responses were sent so far.
     pub fn canned_sent(&self) -> usize {
         self.canned.1.load(Ordering::SeqCst)
