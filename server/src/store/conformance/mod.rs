@@ -15,7 +15,11 @@ use super::postgres::scratch::{self, ScratchDatabase};
 use super::postgres::PostgresStore;
 use super::sqlite::SqliteStore;
 use super::url::{SqliteOptions, Synchronous};
-use super::Store;
+use std::collections::{HashMap, HashSet};
+
+use sync_core::{Collection, Hlc, RecordState};
+
+use super::{Device, PushTx, PushWrites, Store, StoreError, StoredChange, StoredRejection};
 
 mod accounts;
 mod push;
@@ -189,6 +193,16 @@ pub(crate) fn push(
     actor: &Actor,
     changes: &[sync_core::ChangeDto],
 ) -> crate::sync::push::PushOutcome {
+    push_counting(store, actor, changes).0
+}
+
+/// Like [`push`], and how often the algorithm called each method of the
+/// store's transaction.
+pub(crate) fn push_counting(
+    store: &dyn Store,
+    actor: &Actor,
+    changes: &[sync_core::ChangeDto],
+) -> (crate::sync::push::PushOutcome, Calls) {
     use crate::sync::push::{prepare, run, PushContext, PushError};
     let now = now_ms();
     let ctx = PushContext {
@@ -199,17 +213,75 @@ pub(crate) fn push(
         rules: sync_core::Rules::at(now),
     };
     let prepared = prepare(changes, &ctx);
-    let mut outcome = None;
+    let mut result = None;
     store
         .push(&mut |tx| {
-            outcome = Some(run(tx, &ctx, &prepared).map_err(|e| match e {
+            let mut counting = Counting {
+                tx,
+                calls: Calls::new(),
+            };
+            let outcome = run(&mut counting, &ctx, &prepared).map_err(|e| match e {
                 PushError::Store(e) => e,
                 other => panic!("{other}"),
-            })?);
+            })?;
+            result = Some((outcome, counting.calls));
             Ok(())
         })
         .expect("push committed");
-    outcome.expect("the push ran")
+    result.expect("the push ran")
+}
+
+/// Calls per method of a push transaction.
+pub(crate) type Calls = std::collections::BTreeMap<&'static str, usize>;
+
+/// A store's real push transaction, with each call counted.
+struct Counting<'t> {
+    tx: &'t mut dyn PushTx,
+    calls: Calls,
+}
+
+impl Counting<'_> {
+    fn count(&mut self, name: &'static str) {
+        *self.calls.entry(name).or_default() += 1;
+    }
+}
+
+impl PushTx for Counting<'_> {
+    fn device(&mut self, device_id: Uuid) -> Result<Option<Device>, StoreError> {
+        self.count("device");
+        self.tx.device(device_id)
+    }
+    fn find_changes(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredChange>, StoreError> {
+        self.count("find_changes");
+        self.tx.find_changes(ids)
+    }
+    fn find_rejections(
+        &mut self,
+        device_id: Uuid,
+        seqs: &[u64],
+    ) -> Result<HashMap<u64, StoredRejection>, StoreError> {
+        self.count("find_rejections");
+        self.tx.find_rejections(device_id, seqs)
+    }
+    fn load_records(
+        &mut self,
+        keys: &[(Collection, Uuid)],
+    ) -> Result<HashMap<(Collection, Uuid), RecordState>, StoreError> {
+        self.count("load_records");
+        self.tx.load_records(keys)
+    }
+    fn existing_centres(&mut self, codes: &[&str]) -> Result<HashSet<String>, StoreError> {
+        self.count("existing_centres");
+        self.tx.existing_centres(codes)
+    }
+    fn server_clock(&mut self) -> Result<Option<Hlc>, StoreError> {
+        self.count("server_clock");
+        self.tx.server_clock()
+    }
+    fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError> {
+        self.count("write");
+        self.tx.write(writes)
+    }
 }
 
 /// The ids of every change after `after` that the scope reads, pulled in

@@ -9,7 +9,9 @@ use serde_json::json;
 use sync_core::{ChangeDto, PushStatus, Role};
 use uuid::Uuid;
 
-use super::{actor, centre, change, conformance, pull_all, push, session_fields, Fixture};
+use super::{
+    actor, centre, change, conformance, pull_all, push, push_counting, session_fields, Fixture,
+};
 use crate::store::postgres::PostgresStore;
 use crate::store::{ReadScope, Store};
 
@@ -160,6 +162,59 @@ fn an_unknown_centre_is_refused_and_an_edit_merges_into_the_stored_record(f: &Fi
     );
 }
 
+/// A push reads in one call per kind and writes in one, whatever its
+/// length: its round trips to the database do not grow with the batch.
+fn a_push_makes_the_same_store_calls_whatever_its_length(f: &Fixture) {
+    let store = f.store.as_ref();
+    centre(store, "C0001");
+    let somchai = actor(store, "somchai", Role::Volunteer, Some("C0001"));
+    let first = sessions(&somchai, 1..=3);
+    assert_eq!(push(store, &somchai, &first).applied, 3);
+    let mut acked = 3;
+    let mut seen = Vec::new();
+    for length in [4, 40, 400] {
+        // A resend of a change already stored, an edit of a stored record,
+        // a change refused, and new sessions.
+        let mut batch = vec![first[0].clone()];
+        acked += 1;
+        let notes = json!({"notes": {"value": format!("แก้ไขครั้งที่ {acked}")}});
+        batch.push(change(
+            &somchai,
+            acked,
+            "sessions",
+            first[1].ids().unwrap().1,
+            notes,
+        ));
+        acked += 1;
+        let refused = session_fields(&somchai, "fortune_telling");
+        batch.push(change(&somchai, acked, "sessions", Uuid::now_v7(), refused));
+        let rest = u64::try_from(length - batch.len()).unwrap();
+        batch.extend(sessions(&somchai, acked + 1..=acked + rest));
+        acked += rest;
+        let (outcome, calls) = push_counting(store, &somchai, &batch);
+        assert_eq!(
+            (outcome.duplicates, outcome.rejected, outcome.applied),
+            (1, 1, length - 2),
+            "{outcome:?}"
+        );
+        assert_eq!(outcome.acked_seq, acked);
+        assert!(calls.values().all(|&n| n == 1), "{length}: {calls:?}");
+        seen.push(calls);
+    }
+    assert!(seen.windows(2).all(|p| p[0] == p[1]), "{seen:?}");
+    assert_eq!(
+        seen[0].keys().copied().collect::<Vec<_>>(),
+        [
+            "device",
+            "existing_centres",
+            "find_changes",
+            "find_rejections",
+            "load_records",
+            "write"
+        ]
+    );
+}
+
 /// Writers on several store instances (on PostgreSQL, several "servers" on
 /// one database) push concurrently while a reader pulls all the time: the
 /// reader ends with every change exactly once, though positions taken by
@@ -236,6 +291,7 @@ fn a_pull_running_through_concurrent_pushes_gets_every_change_once(f: &Fixture) 
 }
 
 conformance!(
+    a_push_makes_the_same_store_calls_whatever_its_length,
     a_resent_batch_is_answered_as_before_and_logged_once,
     the_sequence_rules_hold_and_a_rejection_keeps_its_slot,
     an_unknown_centre_is_refused_and_an_edit_merges_into_the_stored_record,
