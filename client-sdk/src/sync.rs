@@ -43,22 +43,29 @@ impl Client {
         let spent = |m: &Meter| options.byte_budget.is_some_and(|b| m.total() >= b);
         let mut batch_size = self.http.config().batch_size.clamp(1, 1000);
         let mut done_pushing = false;
-        while !done_pushing {
-            if spent(&meter) {
-                report.budget_exhausted = true;
+        let mut authors = HashSet::new();
+        // A second round only when a pull said the server was restored and
+        // changes went back to the outbox.
+        for _round in 0..2 {
+            let resent = report.resent_after_restore;
+            done_pushing = false;
+            while !done_pushing {
+                if spent(&meter) {
+                    report.budget_exhausted = true;
+                    break;
+                }
+                match self.push_batch(batch_size, &mut meter, &mut report)? {
+                    Pushed::Nothing => done_pushing = true,
+                    Pushed::Batch => {}
+                    Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
+                }
+                report.bytes_sent = meter.sent;
+                report.bytes_received = meter.received;
+                progress(&report);
+            }
+            if !done_pushing {
                 break;
             }
-            match self.push_batch(batch_size, &mut meter, &mut report)? {
-                Pushed::Nothing => done_pushing = true,
-                Pushed::Batch => {}
-                Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
-            }
-            report.bytes_sent = meter.sent;
-            report.bytes_received = meter.received;
-            progress(&report);
-        }
-        if done_pushing {
-            let mut authors = HashSet::new();
             loop {
                 if spent(&meter) {
                     report.budget_exhausted = true;
@@ -72,11 +79,14 @@ impl Client {
                     break;
                 }
             }
-            if !report.budget_exhausted && !spent(&meter) {
-                self.refresh_directory(&authors, &mut meter)?;
-                report.bytes_sent = meter.sent;
-                report.bytes_received = meter.received;
+            if report.budget_exhausted || report.resent_after_restore == resent {
+                break;
             }
+        }
+        if done_pushing && !report.budget_exhausted && !spent(&meter) {
+            self.refresh_directory(&authors, &mut meter)?;
+            report.bytes_sent = meter.sent;
+            report.bytes_received = meter.received;
         }
         let local = self.lock();
         report.pending = store::outbox_len(&local.conn)?;
@@ -129,6 +139,26 @@ impl Client {
         if response.status == StatusCode::PAYLOAD_TOO_LARGE && batch.len() > 1 {
             return Ok(Pushed::TooLarge);
         }
+        if response.status == StatusCode::CONFLICT {
+            let problem = response.problem();
+            if let ("server_restored", Some(acked_seq)) = (problem.code.as_str(), problem.acked_seq)
+            {
+                // The server lost what it acknowledged after `acked_seq`:
+                // the kept copies go out again, unchanged.
+                let mut local = self.lock();
+                let tx = local
+                    .conn
+                    .transaction()
+                    .step("starting to resend after a restore")?;
+                let (moved, continuous) = store::unacknowledge_after(&tx, acked_seq)?;
+                if !continuous {
+                    return Err(Error::RestoredTooFarBack { acked_seq });
+                }
+                tx.commit().step("resending after a restore")?;
+                report.resent_after_restore += moved;
+                return Ok(Pushed::Batch);
+            }
+        }
         if response.status != StatusCode::OK {
             return Err(response.into_error());
         }
@@ -171,7 +201,7 @@ impl Client {
                 }
             }
         }
-        report.acked += store::ack_through(&tx, answer.acked_seq.min(last_seq))?;
+        report.acked += store::ack_through(&tx, answer.acked_seq.min(last_seq), now)?;
         if clock.observe(answer.server_hlc, now) != sync_core::Observed::Advanced {
             report.skewed_clocks += 1;
         }
@@ -253,6 +283,15 @@ impl Client {
         }
         for ((collection, id), state) in &touched {
             store::save_state(&tx, *collection, *id, state)?;
+        }
+        if let Some(acked_seq) = page.acked_seq {
+            // The server holds this device's changes up to `acked_seq`: one
+            // restored from an older backup sees the kept ones again.
+            let (moved, continuous) = store::unacknowledge_after(&tx, acked_seq)?;
+            if !continuous {
+                return Err(Error::RestoredTooFarBack { acked_seq });
+            }
+            report.resent_after_restore += moved;
         }
         store::set_meta(&tx, META_CURSOR, &page.cursor)?;
         store::set_meta(&tx, META_HLC, &clock.last().to_string())?;

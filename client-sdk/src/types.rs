@@ -262,6 +262,9 @@ pub struct SyncReport {
     /// Times the server asked this device to drop its pulled data and pull
     /// from the beginning (the user's role or centre changed).
     pub resyncs: u64,
+    /// Acknowledged changes sent again because the server was restored from
+    /// a backup that lacked them.
+    pub resent_after_restore: u64,
 }
 
 /// Options for one sync.

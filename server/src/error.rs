@@ -28,6 +28,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{detail}")]
     Conflict { code: ProblemCode, detail: String },
+    /// 409 `server_restored`, with the device's `acked_seq` in the body.
+    #[error("{detail}")]
+    ServerRestored { acked_seq: u64, detail: String },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -91,6 +94,7 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. } => *code,
             ApiError::Invalid(_) => ProblemCode::InvalidRequest,
+            ApiError::ServerRestored { .. } => ProblemCode::ServerRestored,
             ApiError::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
             ApiError::PayloadTooLarge(_) => ProblemCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
@@ -106,12 +110,16 @@ impl ApiError {
             ApiError::Invalid(e) => e.code(),
             other => other.code().as_str(),
         };
-        Problem::new(
+        let mut problem = Problem::new(
             status.as_u16(),
             code,
             status.canonical_reason().unwrap_or("Error"),
             self.to_string(),
-        )
+        );
+        if let ApiError::ServerRestored { acked_seq, .. } = self {
+            problem.acked_seq = Some(*acked_seq);
+        }
+        problem
     }
 }
 
@@ -138,7 +146,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::ServerRestored { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

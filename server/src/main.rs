@@ -8,9 +8,9 @@ use anyhow::Context;
 use asa_server::operator;
 use asa_server::settings::{LogFormat, Settings};
 use asa_server::startup::{open_store, Application};
-use asa_server::store::Store;
+use asa_server::store::{backup, Store};
 use clap::{Parser, Subcommand};
-use sync_core::SystemClock;
+use sync_core::{Clock, SystemClock};
 
 #[derive(Debug, Parser)]
 #[command(name = "asa-server", version, about = "The Asa Sync server")]
@@ -38,6 +38,14 @@ enum Command {
     },
     /// Create or upgrade the database, then exit.
     Migrate,
+    /// Write a consistent copy of the database to DEST while servers keep
+    /// serving (SQLite's online backup; pg_dump's custom format on
+    /// PostgreSQL).
+    Backup { dest: PathBuf },
+    /// Replace the database by the backup SRC, with every server of it
+    /// stopped. Cursors and devices pick up from the backup by themselves:
+    /// phones send again what they pushed after it.
+    Restore { src: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +140,27 @@ fn main() -> anyhow::Result<()> {
             let (_, generated) = open_store(&settings)?;
             print_generated_password(generated);
             println!("database {} is up to date", settings.database());
+            Ok(())
+        }
+        Command::Backup { dest } => {
+            let bytes = backup::backup(&settings.database(), &dest)?;
+            println!(
+                "backed up {} to {} ({bytes} bytes)",
+                settings.database(),
+                dest.display()
+            );
+            Ok(())
+        }
+        Command::Restore { src } => {
+            let now = i64::try_from(SystemClock.now_ms() / 1000).unwrap_or(i64::MAX);
+            let lineage = backup::restore(&settings.database(), &src, now)?;
+            println!(
+                "restored {} from {}: the change log's epoch is now {} (restore {} of this database)",
+                settings.database(),
+                src.display(),
+                lineage.current(),
+                lineage.generations() - 1,
+            );
             Ok(())
         }
         Command::User { command } => {

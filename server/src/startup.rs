@@ -71,11 +71,12 @@ impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         // The store is opened on a thread of its own: `build` may run inside
         // the async runtime, and a blocking database client must not.
-        let (store, generated_admin_password, secret) = std::thread::scope(|s| {
+        let (store, generated_admin_password, secret, lineage) = std::thread::scope(|s| {
             s.spawn(|| -> anyhow::Result<_> {
                 let (store, generated) = open_store(&settings)?;
                 let secret = store.secret("jwt_signing_key", &new_signing_secret)?;
-                Ok((store, generated, secret))
+                let lineage = store.lineage()?;
+                Ok((store, generated, secret, lineage))
             })
             .join()
             .map_err(|_| anyhow::anyhow!("opening the store panicked"))?
@@ -101,6 +102,7 @@ impl Application {
         let shutdown = settings.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             store,
+            lineage,
             keys: Keys::new(&secret),
             settings,
             clock,

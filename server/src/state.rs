@@ -8,10 +8,14 @@ use crate::auth::hasher::Hasher;
 use crate::auth::tokens::Keys;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::store::lineage::Lineage;
 use crate::store::Store;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The change log's epochs, read at start: a restore happens with every
+    /// server stopped.
+    pub lineage: Lineage,
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,

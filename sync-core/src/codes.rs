@@ -85,6 +85,7 @@ codes! {
     ResyncRequired = "resync_required",
     HeadsChanged = "heads_changed",
     NotInConflict = "not_in_conflict",
+    ServerRestored = "server_restored",
     // 413, 415, 429
     PayloadTooLarge = "payload_too_large",
     UnsupportedMediaType = "unsupported_media_type",

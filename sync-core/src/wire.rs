@@ -110,6 +110,10 @@ pub struct PullResponse {
     pub changes: Vec<ChangeDto>,
     pub cursor: String,
     pub has_more: bool,
+    /// Only on a pull without a cursor or with one from before a restore:
+    /// the highest `device_seq` of this device the server holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_seq: Option<u64>,
 }
 
 /// A record's merged state as managers and the SDK read it.
@@ -161,6 +165,10 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: String,
+    /// With `server_restored`: the highest `device_seq` of the device that
+    /// the restored server holds; send the device's changes after it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_seq: Option<u64>,
 }
 
 impl Problem {
@@ -171,6 +179,7 @@ impl Problem {
             status,
             detail: detail.into(),
             code: code.to_owned(),
+            acked_seq: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
 use asa_server::settings::{DatabaseUrl, Secret, Settings, SqliteOptions, Synchronous};
+pub use asa_server::store::backup;
 pub use asa_server::store::postgres::scratch::off_runtime;
 use asa_server::store::postgres::scratch::ScratchDatabase;
 use asa_server::store::Store;
@@ -59,6 +60,8 @@ pub fn on_postgres() -> bool {
 pub struct TestStore {
     dir: Arc<TempDir>,
     postgres: Option<Arc<ScratchDatabase>>,
+    /// A PostgreSQL database the test set up itself (a Patroni cluster).
+    external: Option<String>,
     /// Reach the database through this port on 127.0.0.1 (a [`link::Link`]).
     through: Option<u16>,
 }
@@ -68,6 +71,18 @@ impl TestStore {
         TestStore {
             dir: Arc::new(TempDir::new().expect("temporary directory")),
             postgres: on_postgres().then(|| Arc::new(ScratchDatabase::create())),
+            external: None,
+            through: None,
+        }
+    }
+
+    /// A store on the PostgreSQL database at `url`, which the test made and
+    /// removes itself.
+    pub fn on_url(url: &str) -> TestStore {
+        TestStore {
+            dir: Arc::new(TempDir::new().expect("temporary directory")),
+            postgres: None,
+            external: Some(url.to_owned()),
             through: None,
         }
     }
@@ -86,6 +101,9 @@ impl TestStore {
     }
 
     fn postgres_url(&self) -> Option<String> {
+        if let Some(url) = &self.external {
+            return Some(url.clone());
+        }
         let db = self.postgres.as_ref()?;
         Some(match self.through {
             None => db.url.clone(),
@@ -232,6 +250,21 @@ impl TestApp {
         self.handle.stop(true).await;
         let clock = self.clock.clone();
         TestApp::start(self.data, self.tune, clock).await
+    }
+
+    /// Stops the server gracefully, runs `between` on its store as an
+    /// operator would with the server stopped (a restore, say), and starts a
+    /// new server on it, on a new port, with the same settings and clock.
+    pub async fn restart_with(&self, between: impl FnOnce(&DatabaseUrl) + Send) -> TestApp {
+        self.handle.stop(true).await;
+        let url = self.data.database_url();
+        off_runtime(move || between(&url));
+        TestApp::start(self.data.clone(), self.tune, self.clock.clone()).await
+    }
+
+    /// The store's URL, as `asa-server` subcommands would be given it.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.data.database_url()
     }
 
     pub fn data_dir(&self) -> &Path {

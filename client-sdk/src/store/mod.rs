@@ -20,6 +20,7 @@ use crate::types::{KnownUser, RejectedChange};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_users.sql"),
+    include_str!("migrations/003_sent.sql"),
 ];
 
 /// Opens (creating if needed) and migrates the database at `path`.
@@ -289,14 +290,61 @@ pub fn reject(conn: &Connection, seq: u64, code: &str, detail: &str) -> Result<b
     Ok(moved > 0)
 }
 
-/// Drops every change up to `acked_seq` from the outbox.
-pub fn ack_through(conn: &Connection, acked_seq: u64) -> Result<u64> {
+/// How long acknowledged changes are kept for a server restored from an
+/// older backup to ask for again.
+pub const KEEP_SENT_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// Moves every change up to `acked_seq` from the outbox to `sent` (stamped
+/// `now_ms`), and forgets sent changes acknowledged over 30 days ago.
+pub fn ack_through(conn: &Connection, acked_seq: u64, now_ms: u64) -> Result<u64> {
+    conn.execute(
+        "INSERT OR REPLACE INTO \"sent\" (\"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\", \"acked_at_ms\")
+         SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\", ?2
+         FROM \"outbox\" WHERE \"device_seq\" <= ?1",
+        params![acked_seq as i64, now_ms as i64],
+    )
+    .step("keeping acknowledged changes")?;
+    conn.execute(
+        "DELETE FROM \"sent\" WHERE \"acked_at_ms\" < ?1",
+        [now_ms.saturating_sub(KEEP_SENT_MS) as i64],
+    )
+    .step("forgetting old acknowledged changes")?;
     conn.execute(
         "DELETE FROM \"outbox\" WHERE \"device_seq\" <= ?1",
         [acked_seq as i64],
     )
     .map(|n| n as u64)
     .step("acknowledging the outbox")
+}
+
+/// A restored server holds this device's changes only up to `acked_seq`:
+/// the kept changes after it go back to the outbox, unchanged. Returns how
+/// many went back, and whether the outbox now continues from `acked_seq`
+/// (false when the device no longer holds the change after it; changes at
+/// or before it still waiting are a resend, which the server answers).
+pub fn unacknowledge_after(conn: &Connection, acked_seq: u64) -> Result<(u64, bool)> {
+    let moved = conn
+        .execute(
+            "INSERT OR IGNORE INTO \"outbox\" (\"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\")
+             SELECT \"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\"
+             FROM \"sent\" WHERE \"device_seq\" > ?1",
+            [acked_seq as i64],
+        )
+        .step("sending acknowledged changes again")?;
+    conn.execute(
+        "DELETE FROM \"sent\" WHERE \"device_seq\" > ?1",
+        [acked_seq as i64],
+    )
+    .step("sending acknowledged changes again")?;
+    let first: Option<i64> = conn
+        .query_row("SELECT min(\"device_seq\") FROM \"outbox\"", [], |r| {
+            r.get(0)
+        })
+        .step("reading the outbox")?;
+    Ok((
+        moved as u64,
+        first.is_none_or(|seq| seq as u64 <= acked_seq + 1),
+    ))
 }
 
 pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
@@ -446,4 +494,63 @@ pub fn keep_unreadable(
     )
     .step("keeping an unreadable change")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbox_seqs(conn: &Connection, table: &str) -> Vec<u64> {
+        conn.prepare(&format!(
+            "SELECT \"device_seq\" FROM \"{table}\" ORDER BY \"device_seq\""
+        ))
+        .unwrap()
+        .query_map([], |r| r.get::<_, i64>(0).map(|s| s as u64))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn acknowledged_changes_are_kept_30_days_and_go_back_unchanged() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conn = open(&dir.path().join("device.db")).unwrap();
+        let record = Uuid::new_v4();
+        for seq in 1..=6 {
+            let body = format!("{{\"device_seq\":{seq},\"note\":\"ครั้งที่ {seq}\"}}");
+            append_outbox(
+                &conn,
+                seq,
+                Uuid::new_v4(),
+                Collection::Sessions,
+                record,
+                &body,
+            )
+            .unwrap();
+        }
+        let day = 24 * 3600 * 1000;
+        assert_eq!(ack_through(&conn, 2, 1_000 * day).unwrap(), 2);
+        assert_eq!(ack_through(&conn, 5, 1_010 * day).unwrap(), 3);
+        assert_eq!(outbox_seqs(&conn, "outbox"), [6]);
+        assert_eq!(outbox_seqs(&conn, "sent"), [1, 2, 3, 4, 5]);
+        // 31 days after the first acknowledgement, 1 and 2 are forgotten.
+        ack_through(&conn, 5, 1_031 * day).unwrap();
+        assert_eq!(outbox_seqs(&conn, "sent"), [3, 4, 5]);
+
+        // A server restored to acked_seq 3 gets 4 and 5 again, byte for byte.
+        let sent_bodies: Vec<String> = conn
+            .prepare("SELECT \"body\" FROM \"sent\" WHERE \"device_seq\" > 3 ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(unacknowledge_after(&conn, 3).unwrap(), (2, true));
+        assert_eq!(outbox_seqs(&conn, "outbox"), [4, 5, 6]);
+        assert_eq!(outbox_bodies(&conn).unwrap()[..2], sent_bodies[..]);
+        assert_eq!(outbox_seqs(&conn, "sent"), [3]);
+        // Restored to 1: the device no longer holds 2.
+        ack_through(&conn, 6, 1_031 * day).unwrap();
+        assert_eq!(unacknowledge_after(&conn, 1).unwrap(), (4, false));
+    }
 }

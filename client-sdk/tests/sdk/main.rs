@@ -11,4 +11,5 @@ mod interruption;
 mod lifecycle;
 mod proxy;
 mod rejected;
+mod restore;
 mod support;

@@ -30,6 +30,8 @@ pub struct Caller {
     /// Non-zero: the device must pull from the beginning before it pulls
     /// anything else (the store's resync mark, as read for this request).
     pub resync: i64,
+    /// The device's `acked_seq`, as read for this request.
+    pub acked_seq: u64,
 }
 
 impl Caller {
@@ -126,6 +128,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         device_id: claims.dev,
         family,
         resync: login.resync,
+        acked_seq: login.acked_seq,
     })
 }
 

@@ -179,7 +179,7 @@ pub async fn list(
     let limit = page_limit(params.limit, state.settings.records_default_limit)?;
     let after_key = match params.page_token.as_deref() {
         None | Some("") => 0,
-        Some(t) => cursor::decode(t).ok_or_else(|| {
+        Some(t) => cursor::decode_position(t).ok_or_else(|| {
             ApiError::bad_request(
                 ProblemCode::InvalidPageToken,
                 "the page_token is not one this server handed out",
@@ -263,7 +263,7 @@ pub async fn list(
     .await?;
     Ok(HttpResponse::Ok().json(RecordsPage {
         records: page.0,
-        next_page_token: page.1.map(cursor::encode),
+        next_page_token: page.1.map(cursor::encode_position),
     }))
 }
 

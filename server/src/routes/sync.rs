@@ -20,6 +20,7 @@ use crate::sync::push::{self, PushContext, PushError, PushOutcome};
     responses(
         (status = 200, description = "Every change's result; all of them durable", body = PushResponse),
         (status = 403, description = "`device_mismatch`, `device_not_bound`", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "`server_restored`: the server was restored from a backup; resend this device's changes after the body's `acked_seq`", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn push(
     caller: Caller,
@@ -65,6 +66,7 @@ pub async fn push(
             clock_offset_ms,
             now_ms,
             rules: Rules::at(now_ms),
+            restored: state.lineage.restored(),
         };
         let prepared = push::prepare(&body.changes, &ctx);
         let mut outcome: Option<Result<PushOutcome, PushError>> = None;
@@ -82,6 +84,13 @@ pub async fn push(
                 Err(ApiError::Forbidden {
                     code: ProblemCode::DeviceNotBound,
                     detail: format!("device {d} is not bound to this user; log in on it first"),
+                })
+            }
+            Some(Err(e @ PushError::ServerRestored(acked_seq))) => {
+                tracing::info!(device = %body.device_id, acked_seq, "push beyond a restore: asking for a resend");
+                Err(ApiError::ServerRestored {
+                    acked_seq,
+                    detail: format!("{e}: send every change after {acked_seq} again, unchanged"),
                 })
             }
             Some(Err(PushError::Store(e))) => Err(e.into()),
@@ -105,7 +114,7 @@ pub async fn push(
 #[serde(deny_unknown_fields)]
 pub struct PullParams {
     /// The `cursor` of the previous page; none starts from the beginning.
-    #[param(pattern = "^(A[Q-X][A-Za-z0-9_-]{10})?$")]
+    #[param(pattern = "^(A[Q-X][A-Za-z0-9_-]{10}|A[g-n][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048])?$")]
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
@@ -133,15 +142,28 @@ pub async fn pull(
             format!("limit must be between 1 and {}", settings.pull_max_limit),
         ));
     }
-    let after_seq = match params.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(text) => cursor::decode(text).ok_or_else(|| {
-            ApiError::bad_request(
-                ProblemCode::InvalidCursor,
-                "the cursor is not one this server handed out",
-            )
-        })?,
+    // A cursor from an earlier epoch (before a restore) resumes where its
+    // history meets the current one.
+    let lineage = &state.lineage;
+    let (after_seq, from_elsewhere) = match params.cursor.as_deref() {
+        None | Some("") => (0, true),
+        Some(text) => cursor::decode(text)
+            .map(|c| {
+                (
+                    lineage.resume(c.epoch, c.after_seq),
+                    !lineage.is_current(c.epoch),
+                )
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    ProblemCode::InvalidCursor,
+                    "the cursor is not one this server handed out",
+                )
+            })?,
     };
+    // A device starting out, or back from before a restore, learns what the
+    // server holds of its own changes, to send again what it lost.
+    let acked_seq = from_elsewhere.then_some(caller.acked_seq);
     if caller.resync != 0 && after_seq > 0 {
         return Err(ApiError::conflict(
             ProblemCode::ResyncRequired,
@@ -176,9 +198,16 @@ pub async fn pull(
         body.push_str(change);
     }
     body.push_str("],\"cursor\":\"");
-    body.push_str(&cursor::encode(page.next_after_seq));
+    body.push_str(&cursor::encode(
+        state.lineage.current(),
+        page.next_after_seq,
+    ));
     body.push_str("\",\"has_more\":");
     body.push_str(if page.has_more { "true" } else { "false" });
+    if let Some(acked) = acked_seq {
+        body.push_str(",\"acked_seq\":");
+        body.push_str(&acked.to_string());
+    }
     body.push('}');
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))

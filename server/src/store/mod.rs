@@ -8,8 +8,10 @@ use std::collections::{HashMap, HashSet};
 use sync_core::{Collection, Hlc, RecordState, Role};
 use uuid::Uuid;
 
+pub mod backup;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod lineage;
 pub mod postgres;
 pub(crate) mod report;
 pub mod sqlite;
@@ -17,6 +19,7 @@ pub mod url;
 
 use std::sync::Arc;
 
+use lineage::Lineage;
 use url::DatabaseUrl;
 
 /// Opens the store `url` names and migrates it to this version's schema
@@ -220,6 +223,8 @@ pub struct LoginState {
     /// a newer change cannot clear that change.
     pub resync: i64,
     pub last_seen_at: Option<i64>,
+    /// The device's `acked_seq` (0 for a device never bound).
+    pub acked_seq: u64,
 }
 
 /// A device as the push transaction sees it.
@@ -578,6 +583,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A named secret, created by `make` the first time it is asked for.
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
+
+    /// The change log's epochs, root first.
+    fn lineage(&self) -> Result<Lineage, StoreError>;
+    /// Starts a new epoch forked at the log's last position (what a restore
+    /// does once the backup's data is in place) and returns the lineage.
+    fn begin_epoch(&self, now: i64) -> Result<Lineage, StoreError>;
 
     fn count_users(&self) -> Result<u64, StoreError>;
     fn create_user(&self, user: &User) -> Result<CreateUser, StoreError>;

@@ -1,35 +1,76 @@
-//! Pull cursors: opaque to clients, valid forever. A cursor is the position in
-//! the change log after which the next page starts, versioned so the form can
-//! change without breaking cursors already handed out.
+//! Pull cursors: opaque to clients. A cursor is the position in the change
+//! log after which the next page starts and the log's epoch it was handed out
+//! in (a restore starts a new epoch: `store::lineage`), versioned so the form
+//! can change without breaking cursors already handed out.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-const VERSION: u8 = 1;
+/// Version 1 had no epoch; version 2 adds it.
+const V1: u8 = 1;
+const V2: u8 = 2;
 
-pub fn encode(after_seq: i64) -> String {
-    let mut bytes = [0u8; 9];
-    bytes[0] = VERSION;
-    bytes[1..].copy_from_slice(&after_seq.to_be_bytes());
+/// A decoded cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The epoch; `None` for a version-1 cursor (from before epochs).
+    pub epoch: Option<i64>,
+    pub after_seq: i64,
+}
+
+pub fn encode(epoch: i64, after_seq: i64) -> String {
+    let mut bytes = [0u8; 17];
+    bytes[0] = V2;
+    bytes[1..9].copy_from_slice(&after_seq.to_be_bytes());
+    bytes[9..].copy_from_slice(&epoch.to_be_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// `None` when the text is not a cursor this server handed out.
-pub fn decode(text: &str) -> Option<i64> {
+pub fn decode(text: &str) -> Option<Cursor> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let (&version, seq) = bytes.split_first()?;
-    if version != VERSION || seq.len() != 8 {
-        return None;
-    }
-    let mut be = [0u8; 8];
-    be.copy_from_slice(seq);
-    Some(i64::from_be_bytes(be)).filter(|s| *s >= 0)
+    let (&version, rest) = bytes.split_first()?;
+    let word = |b: &[u8]| -> Option<i64> { Some(i64::from_be_bytes(b.try_into().ok()?)) };
+    let cursor = match (version, rest.len()) {
+        (V1, 8) => Cursor {
+            epoch: None,
+            after_seq: word(rest)?,
+        },
+        (V2, 16) => Cursor {
+            epoch: Some(word(&rest[8..])?),
+            after_seq: word(&rest[..8])?,
+        },
+        _ => return None,
+    };
+    (cursor.after_seq >= 0).then_some(cursor)
 }
 
-/// What a cursor looks like: 12 base64url characters whose first byte is
-/// the version (1) and whose position is not negative. Every string of this
-/// form is a valid cursor, so the OpenAPI document can state it exactly.
-pub const PATTERN: &str = "^A[Q-X][A-Za-z0-9_-]{10}$";
+/// What a cursor looks like: version 1, 12 base64url characters whose first
+/// byte is 1 and whose position is not negative; or version 2, 23 characters
+/// whose first byte is 2, then a position that is not negative, then any
+/// epoch (the last character carries 4 bits and two zero bits). Every string
+/// of this form is a valid cursor, so the OpenAPI document can state it
+/// exactly.
+pub const PATTERN: &str = "^(A[Q-X][A-Za-z0-9_-]{10}|A[g-n][A-Za-z0-9_-]{20}[AEIMQUYcgkosw048])$";
+
+/// A records page token: a position alone, in the version-1 form (records
+/// listings are not the change log and have no epoch).
+pub fn encode_position(position: i64) -> String {
+    let mut bytes = [0u8; 9];
+    bytes[0] = V1;
+    bytes[1..].copy_from_slice(&position.to_be_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `None` when the text is not a page token this server handed out.
+pub fn decode_position(text: &str) -> Option<i64> {
+    decode(text)
+        .filter(|c| c.epoch.is_none())
+        .map(|c| c.after_seq)
+}
+
+/// What a page token looks like: the version-1 form of [`PATTERN`].
+pub const POSITION_PATTERN: &str = "^A[Q-X][A-Za-z0-9_-]{10}$";
 
 /// A page token that resumes a listing after a text key (a username): the
 /// key's bytes in lowercase hex. Any even-length hex string is a position.
@@ -62,23 +103,79 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_the_pattern_admits_only_cursors() {
+        let pattern = regex_lite(PATTERN);
         for seq in [0, 1, 4242, i64::MAX] {
-            let text = encode(seq);
-            assert_eq!(decode(&text), Some(seq));
-            assert!(text.starts_with('A') && text.len() == 12, "{text}");
-            assert!(
-                ('Q'..='X').contains(&text.chars().nth(1).unwrap()),
-                "{text}"
-            );
+            for epoch in [0, -1, 77, i64::MIN, i64::MAX] {
+                let text = encode(epoch, seq);
+                assert_eq!(
+                    decode(&text),
+                    Some(Cursor {
+                        epoch: Some(epoch),
+                        after_seq: seq
+                    })
+                );
+                assert!(pattern(&text), "{text}");
+            }
         }
-        // The extremes of the pattern decode too.
-        assert_eq!(decode("AQAAAAAAAAAA"), Some(0));
-        assert_eq!(decode("AX__________"), Some(i64::MAX));
+        // Version 1 cursors handed out before epochs still decode.
+        assert_eq!(
+            decode("AQAAAAAAAAAA"),
+            Some(Cursor {
+                epoch: None,
+                after_seq: 0
+            })
+        );
+        assert_eq!(decode("AX__________").map(|c| c.after_seq), Some(i64::MAX));
         assert_eq!(decode("AY__________"), None, "a negative position");
+        // The extremes of the version 2 form decode too.
+        assert_eq!(
+            decode("AgAAAAAAAAAAAAAAAAAAAAA").map(|c| c.epoch),
+            Some(Some(0))
+        );
+        assert_eq!(
+            decode("An_________________________8").map(|c| c.after_seq),
+            None,
+            "too long"
+        );
+        assert_eq!(
+            decode("An____________________8").map(|c| c.epoch),
+            Some(Some(-1))
+        );
+        assert_eq!(
+            decode("Ao____________________8"),
+            None,
+            "a negative position"
+        );
+        assert_eq!(decode("An____________________9"), None, "trailing bits");
         assert_eq!(
             decode_text(&encode_text("somchai")).as_deref(),
             Some("somchai")
         );
         assert_eq!(decode_text("abc"), None);
+        assert_eq!(decode_position(&encode_position(31)), Some(31));
+        assert_eq!(decode_position(&encode(1, 31)), None, "a pull cursor");
+    }
+
+    /// A matcher for the two alternatives of [`PATTERN`], written out (the
+    /// server does not depend on a regex crate).
+    fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
+        assert!(pattern.contains("A[g-n]"));
+        |text: &str| {
+            let c: Vec<char> = text.chars().collect();
+            let body = |cs: &[char]| {
+                cs.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            };
+            match c.len() {
+                12 => c[0] == 'A' && ('Q'..='X').contains(&c[1]) && body(&c[2..]),
+                23 => {
+                    c[0] == 'A'
+                        && ('g'..='n').contains(&c[1])
+                        && body(&c[2..22])
+                        && "AEIMQUYcgkosw048".contains(c[22])
+                }
+                _ => false,
+            }
+        }
     }
 }

@@ -26,6 +26,9 @@ pub struct PushContext<'a> {
     pub clock_offset_ms: i64,
     pub now_ms: u64,
     pub rules: Rules,
+    /// Whether the store was restored from a backup (it may have forgotten
+    /// changes it acknowledged).
+    pub restored: bool,
 }
 
 /// A pushed change decoded before the write transaction: decoding and
@@ -73,6 +76,10 @@ pub struct PushOutcome {
 pub enum PushError {
     #[error("device {0} is not bound to this user; log in on it first")]
     DeviceNotBound(Uuid),
+    /// The batch starts beyond `acked_seq` + 1 on a restored store: the
+    /// device must send its changes after `acked_seq` again.
+    #[error("the server was restored from a backup and holds this device's changes up to {0}")]
+    ServerRestored(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -110,6 +117,10 @@ pub fn run<'a>(
         .device(ctx.device_id)?
         .filter(|d| d.user_id == Some(ctx.principal.user_id))
         .ok_or(PushError::DeviceNotBound(ctx.device_id))?;
+    let first = changes.iter().map(|c| c.dto.device_seq).min();
+    if ctx.restored && first.is_some_and(|seq| seq > device.acked_seq + 1) {
+        return Err(PushError::ServerRestored(device.acked_seq));
+    }
     let mut batch = Batch::read(tx, ctx, device, changes)?;
     let mut outcome = PushOutcome {
         acked_seq: device.acked_seq,

@@ -142,8 +142,14 @@ fn serialized_changes_and_pushes_validate() {
         changes: vec![change.to_dto(true)],
         cursor: "AAAB".into(),
         has_more: false,
+        acked_seq: None,
     };
     assert_valid("pull-response", &serde_json::to_value(&pull).unwrap());
+    let first_pull = PullResponse {
+        acked_seq: Some(12),
+        ..pull
+    };
+    assert_valid("pull-response", &serde_json::to_value(&first_pull).unwrap());
     let problem = Problem::new(
         400,
         "invalid_json",
@@ -151,6 +157,11 @@ fn serialized_changes_and_pushes_validate() {
         "expected value at line 1 column 1",
     );
     assert_valid("problem", &serde_json::to_value(&problem).unwrap());
+    let restored = Problem {
+        acked_seq: Some(40),
+        ..Problem::new(409, "server_restored", "Conflict", "send again")
+    };
+    assert_valid("problem", &serde_json::to_value(&restored).unwrap());
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod openapi;
 mod ops;
 mod outage;
 mod records;
+mod restore;
 mod security;
 mod sync;
 

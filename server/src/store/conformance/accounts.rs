@@ -1111,6 +1111,7 @@ fn login_state_follows_the_device(f: &Fixture) {
             device_owner: None,
             resync: 0,
             last_seen_at: None,
+            acked_seq: 0,
         }
     );
     bind(f, device, &user, 100);
@@ -1124,6 +1125,7 @@ fn login_state_follows_the_device(f: &Fixture) {
             device_owner: Some(user.id),
             resync: 0,
             last_seen_at: Some(175),
+            acked_seq: 0,
         }
     );
     assert_eq!(f.store.login_state(unbound + 1000).unwrap(), None);

@@ -203,6 +203,17 @@ pub(crate) fn push_counting(
     actor: &Actor,
     changes: &[sync_core::ChangeDto],
 ) -> (crate::sync::push::PushOutcome, Calls) {
+    push_on(store, actor, changes, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the server's push algorithm, `restored` saying whether the store
+/// was restored from a backup; a refusal comes back as the error.
+pub(crate) fn push_on(
+    store: &dyn Store,
+    actor: &Actor,
+    changes: &[sync_core::ChangeDto],
+    restored: bool,
+) -> Result<(crate::sync::push::PushOutcome, Calls), crate::sync::push::PushError> {
     use crate::sync::push::{prepare, run, PushContext, PushError};
     let now = now_ms();
     let ctx = PushContext {
@@ -211,6 +222,7 @@ pub(crate) fn push_counting(
         clock_offset_ms: 0,
         now_ms: now,
         rules: sync_core::Rules::at(now),
+        restored,
     };
     let prepared = prepare(changes, &ctx);
     let mut result = None;
@@ -220,11 +232,11 @@ pub(crate) fn push_counting(
                 tx,
                 calls: Calls::new(),
             };
-            let outcome = run(&mut counting, &ctx, &prepared).map_err(|e| match e {
-                PushError::Store(e) => e,
-                other => panic!("{other}"),
-            })?;
-            result = Some((outcome, counting.calls));
+            result = Some(match run(&mut counting, &ctx, &prepared) {
+                Err(PushError::Store(e)) => return Err(e),
+                Ok(outcome) => Ok((outcome, std::mem::take(&mut counting.calls))),
+                Err(refused) => Err(refused),
+            });
             Ok(())
         })
         .expect("push committed");

@@ -290,7 +290,46 @@ fn a_pull_running_through_concurrent_pushes_gets_every_change_once(f: &Fixture) 
     assert_eq!(unique.len(), total, "nothing that was not sent");
 }
 
+fn a_restore_forks_the_log_and_a_device_past_it_is_asked_to_resend(f: &Fixture) {
+    use crate::sync::push::PushError;
+    let store = f.store.as_ref();
+    centre(store, "C0001");
+    let somchai = actor(store, "somchai", Role::Volunteer, Some("C0001"));
+    let fresh = store.lineage().expect("lineage");
+    assert!(!fresh.restored());
+    push(store, &somchai, &sessions(&somchai, 1..=3));
+    let (_, head) = pull_all(store, ReadScope::All, 0, 10);
+    // What `restore` does once the backup's data is back.
+    let restored = store.begin_epoch(1_800_000_000).expect("new epoch");
+    assert!(restored.restored());
+    assert_ne!(restored.current(), fresh.current());
+    assert_eq!(store.lineage().expect("lineage"), restored, "stored");
+    let old = Some(fresh.current());
+    assert_eq!(restored.resume(old, head + 50), head, "resumes at the fork");
+    assert_eq!(restored.resume(old, 1), 1);
+    // The phone had 4 and 5 acknowledged before the restore and trimmed
+    // them: its next batch starts at 6.
+    let later = sessions(&somchai, 4..=7);
+    match super::push_on(store, &somchai, &later[2..], true) {
+        Err(PushError::ServerRestored(acked)) => assert_eq!(acked, 3),
+        other => panic!("expected server_restored, got {other:?}"),
+    }
+    let (outcome, _) = super::push_on(store, &somchai, &later, true).expect("the resend");
+    assert_eq!(codes(&outcome), ["applied"; 4]);
+    assert_eq!(outcome.acked_seq, 7);
+    // A batch that starts in order keeps the per-change rule for a gap
+    // inside it.
+    let mut gapped = sessions(&somchai, 8..=10);
+    gapped.remove(1);
+    let (outcome, _) = super::push_on(store, &somchai, &gapped, true).expect("pushed");
+    assert_eq!(codes(&outcome), ["applied", "seq_gap"]);
+    // A store never restored answers a batch past a gap change by change.
+    let (outcome, _) = super::push_on(store, &somchai, &gapped[1..], false).expect("pushed");
+    assert_eq!(codes(&outcome), ["seq_gap"]);
+}
+
 conformance!(
+    a_restore_forks_the_log_and_a_device_past_it_is_asked_to_resend,
     a_push_makes_the_same_store_calls_whatever_its_length,
     a_resent_batch_is_answered_as_before_and_logged_once,
     the_sequence_rules_hold_and_a_rejection_keeps_its_slot,

@@ -696,7 +696,7 @@ fn in_grace(
 pub(super) fn login_state(c: &mut Client, family: i64) -> Result<Option<LoginState>, StoreError> {
     let row = c
         .query_opt(
-            "SELECT f.revoked, u.disabled, d.user_id, d.resync, d.last_seen_at
+            "SELECT f.revoked, u.disabled, d.user_id, d.resync, d.last_seen_at, d.acked_seq
              FROM refresh_families f JOIN users u ON u.id = f.user_id
              LEFT JOIN devices d ON d.device_id = f.device_id
              WHERE f.id = $1",
@@ -709,6 +709,7 @@ pub(super) fn login_state(c: &mut Client, family: i64) -> Result<Option<LoginSta
         device_owner: r.get(2),
         resync: r.get::<_, Option<i64>>(3).unwrap_or(0),
         last_seen_at: r.get(4),
+        acked_seq: unsigned(r.get::<_, Option<i64>>(5).unwrap_or(0)),
     }))
 }
 

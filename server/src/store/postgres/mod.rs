@@ -22,6 +22,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use sync_core::Collection;
 use uuid::Uuid;
 
+use super::lineage::Lineage;
 use super::{
     AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
     HistoryEntry, LoginState, ProgrammeRows, PullPage, PullQuery, PushTx, RecordPage, RecordQuery,
@@ -35,7 +36,10 @@ mod queries;
 #[cfg(any(test, feature = "test-support"))]
 pub mod scratch;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_log_epochs.sql")),
+];
 
 /// The longest a statement waits for a lock (PostgreSQL's syntax).
 const LOCK_TIMEOUT: &str = "5s";
@@ -185,6 +189,19 @@ impl PostgresStore {
     }
 }
 
+fn read_lineage(c: &mut impl postgres::GenericClient) -> Result<Lineage, StoreError> {
+    let rows = c
+        .query(
+            "SELECT epoch, forked_at FROM log_epochs ORDER BY generation",
+            &[],
+        )
+        .map_err(map_err)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Lineage::from_rows(rows)
+}
+
 /// Applies every migration the database lacks, under an advisory lock so
 /// that servers starting together do not race.
 fn migrate(c: &mut Client) -> Result<(), StoreError> {
@@ -234,6 +251,29 @@ impl Store for PostgresStore {
 
     fn connections(&self) -> usize {
         usize::try_from(POOL_SIZE).unwrap_or(8)
+    }
+
+    fn lineage(&self) -> Result<Lineage, StoreError> {
+        self.with(read_lineage)
+    }
+
+    fn begin_epoch(&self, now: i64) -> Result<Lineage, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction().map_err(map_err)?;
+            // log_head is locked as a push locks it: no change commits
+            // between reading the last position and forking there.
+            tx.execute(
+                "INSERT INTO log_epochs (generation, epoch, forked_at, began_at)
+                 SELECT max(generation) + 1, (random() * 9.2e18)::bigint,
+                        (SELECT seq FROM log_head WHERE id = 1 FOR UPDATE), $1
+                 FROM log_epochs",
+                &[&now],
+            )
+            .map_err(map_err)?;
+            let lineage = read_lineage(&mut tx)?;
+            tx.commit().map_err(map_err)?;
+            Ok(lineage)
+        })
     }
 
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {

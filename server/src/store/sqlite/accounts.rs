@@ -619,31 +619,48 @@ fn in_grace(
 }
 
 /// Family revoked, user disabled, device owner, device resync, device last seen.
-type LoginRow = (bool, bool, Option<Vec<u8>>, Option<i64>, Option<i64>);
+type LoginRow = (
+    bool,
+    bool,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 pub(super) fn login_state(c: &Connection, family: i64) -> Result<Option<LoginState>, StoreError> {
     let row: Option<LoginRow> = c
         .prepare_cached(
-            "SELECT f.\"revoked\", u.\"disabled\", d.\"user_id\", d.\"resync\", d.\"last_seen_at\"
+            "SELECT f.\"revoked\", u.\"disabled\", d.\"user_id\", d.\"resync\", d.\"last_seen_at\", d.\"acked_seq\"
              FROM \"refresh_families\" f JOIN \"users\" u ON u.\"id\" = f.\"user_id\"
              LEFT JOIN \"devices\" d ON d.\"device_id\" = f.\"device_id\"
              WHERE f.\"id\" = ?1",
         )
         .map_err(map_err)?
         .query_row([family], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .optional()
         .map_err(map_err)?;
-    row.map(|(revoked, user_disabled, owner, resync, last_seen_at)| {
-        Ok(LoginState {
-            revoked,
-            user_disabled,
-            device_owner: owner.map(uuid_col).transpose()?,
-            resync: resync.unwrap_or(0),
-            last_seen_at,
-        })
-    })
+    row.map(
+        |(revoked, user_disabled, owner, resync, last_seen_at, acked)| {
+            Ok(LoginState {
+                revoked,
+                user_disabled,
+                device_owner: owner.map(uuid_col).transpose()?,
+                resync: resync.unwrap_or(0),
+                last_seen_at,
+                acked_seq: u64::try_from(acked.unwrap_or(0)).unwrap_or(0),
+            })
+        },
+    )
     .transpose()
 }
 

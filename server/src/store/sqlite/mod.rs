@@ -12,6 +12,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use sync_core::Collection;
 use uuid::Uuid;
 
+use super::lineage::Lineage;
 use super::{
     AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
     HistoryEntry, LoginState, ProgrammeRows, PullPage, PullQuery, PushTx, RecordPage, RecordQuery,
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_accounts_centres.sql")),
     (3, include_str!("migrations/0003_managers.sql")),
     (4, include_str!("migrations/0004_console_indexes.sql")),
+    (5, include_str!("migrations/0005_log_epochs.sql")),
 ];
 
 /// The stored code of a collection.
@@ -153,6 +155,19 @@ fn private_files(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+fn read_lineage(c: &Connection) -> Result<Lineage, StoreError> {
+    let rows = c
+        .prepare_cached(
+            "SELECT \"epoch\", \"forked_at\" FROM \"log_epochs\" ORDER BY \"generation\"",
+        )
+        .map_err(map_err)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    Lineage::from_rows(rows)
+}
+
 /// Applies every migration newer than the database's `user_version`, each in
 /// its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
@@ -238,6 +253,27 @@ impl Store for SqliteStore {
             };
             tx.commit().map_err(map_err)?;
             Ok(value)
+        })
+    }
+
+    fn lineage(&self) -> Result<Lineage, StoreError> {
+        self.read(read_lineage)
+    }
+
+    fn begin_epoch(&self, now: i64) -> Result<Lineage, StoreError> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO \"log_epochs\" (\"generation\", \"epoch\", \"forked_at\", \"began_at\")
+                 SELECT max(\"generation\") + 1, random(),
+                        (SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"), ?1
+                 FROM \"log_epochs\"",
+                [now],
+            )
+            .map_err(map_err)?;
+            let lineage = read_lineage(&tx)?;
+            tx.commit().map_err(map_err)?;
+            Ok(lineage)
         })
     }
 

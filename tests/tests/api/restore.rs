@@ -1,0 +1,140 @@
+//! `asa-server backup` and `asa-server restore` (PROTOCOL.md section 4.11),
+//! run as the operator runs them: the real binary, a backup taken while the
+//! server serves and a restore with it stopped. After the restore, cursors
+//! from before it resume at the restore point, a device pushing past what
+//! the server holds is told `server_restored` with its `acked_seq`, and its
+//! resend is applied once.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use tests::{assert_problem, TestApp, TestStore};
+use uuid::Uuid;
+
+use crate::{server_env, SERVER_BIN};
+
+fn asa_server(store: &TestStore, args: &[&str]) -> Output {
+    Command::new(SERVER_BIN)
+        .args(args)
+        .env("ASA_DATA_DIR", store.path())
+        .envs(server_env(store))
+        .output()
+        .expect("asa-server runs")
+}
+
+fn ids(changes: &[Value]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn page(app: &TestApp, who: &tests::Session, cursor: &str) -> Value {
+    let response = app
+        .pull(who, &format!("cursor={cursor}&include_own=true"))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_into_a_new_epoch_of_the_log() {
+    let store = TestStore::new();
+    let app = TestApp::spawn_on(store.clone()).await;
+    let mut phone = app.user("volunteer", Some("C0001")).await;
+    let early: Vec<Value> = (0..3).map(|_| phone.new_session(Uuid::now_v7())).collect();
+    app.push_ok(&phone, early.clone()).await;
+    let (_, at_backup) = app.pull_all(&phone, "include_own=true").await;
+
+    let dest = store.path().join("asa.backup");
+    let out = asa_server(&store, &["backup", dest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
+    private(&dest);
+
+    // Acknowledged after the backup: the phone trims them from its outbox.
+    let late: Vec<Value> = (0..2).map(|_| phone.new_session(Uuid::now_v7())).collect();
+    app.push_ok(&phone, late.clone()).await;
+    let (all, at_end) = app.pull_all(&phone, "include_own=true").await;
+    assert_eq!(ids(&all), ids(&[early.clone(), late.clone()].concat()));
+
+    // A file that is not a backup is refused, and nothing changes.
+    let junk = store.path().join("junk");
+    std::fs::write(&junk, "not a database").unwrap();
+    let app = app
+        .restart_with(|_| {
+            let out = asa_server(&store, &["restore", junk.to_str().unwrap()]);
+            assert!(!out.status.success());
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(said.contains("is not a backup"), "{said}");
+        })
+        .await;
+    assert_eq!(page(&app, &phone, &at_end).await["changes"], json!([]));
+
+    let app = app
+        .restart_with(|_| {
+            let out = asa_server(&store, &["restore", dest.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("epoch"));
+        })
+        .await;
+
+    // Both old cursors resume at the restore point; the answer says what the
+    // server holds of this device's changes.
+    for cursor in [&at_backup, &at_end] {
+        let p = page(&app, &phone, cursor).await;
+        assert_eq!(p["changes"], json!([]));
+        assert_eq!(p["acked_seq"], 3);
+        assert_ne!(&p["cursor"], &json!(cursor), "a cursor of the new epoch");
+    }
+
+    // The phone's next change is 6: the server asks for 4 and 5 again.
+    let next = phone.new_session(Uuid::now_v7());
+    let refused = assert_problem(
+        app.push(&phone, vec![next.clone()]).await,
+        409,
+        "server_restored",
+    )
+    .await;
+    assert_eq!(refused["acked_seq"], 3);
+    let resend = [late.clone(), vec![next.clone()]].concat();
+    let answer = app.push_ok(&phone, resend.clone()).await;
+    assert_eq!(answer["acked_seq"], 6);
+    assert!(answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "applied"));
+    let again = app.push_ok(&phone, resend).await;
+    assert!(again["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "duplicate"));
+
+    // From the old cursor the log goes on with exactly the resent changes;
+    // a cursor of the new epoch gets no `acked_seq`.
+    let p = page(&app, &phone, &at_end).await;
+    let resumed: Vec<Value> = p["changes"].as_array().unwrap().clone();
+    assert_eq!(ids(&resumed), ids(&[late, vec![next]].concat()));
+    let p = page(&app, &phone, p["cursor"].as_str().unwrap()).await;
+    assert_eq!(p["changes"], json!([]));
+    assert!(p.get("acked_seq").is_none(), "{p}");
+    let (whole, _) = app.pull_all(&phone, "include_own=true").await;
+    assert_eq!(whole.len(), 6, "each change once");
+}
+
+fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "a backup is its owner's only: {mode:o}");
+}
