@@ -11,6 +11,7 @@ mod console;
 mod console_browser;
 mod crash;
 mod errors;
+mod failover;
 mod faults;
 mod instances;
 mod managers;
