@@ -32,6 +32,8 @@ pub enum BackupError {
     },
     #[error("{0} is not a backup of an Asa Sync database: {1}")]
     NotABackup(PathBuf, String),
+    #[error("{0}: stop every server of this database (and any other asa-server command on it) before a restore")]
+    InUse(String),
     #[error("{program} failed ({status}): {stderr}")]
     Tool {
         program: &'static str,
@@ -87,6 +89,20 @@ pub fn restore(url: &DatabaseUrl, src: &Path, now: i64) -> Result<Lineage, Backu
             .map_err(|e| BackupError::NotABackup(src.to_owned(), e.to_string()))?;
             let mut client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let serving: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = $1
+                       AND pid <> pg_backend_pid()",
+                    &[&super::postgres::APPLICATION_NAME],
+                )
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+                .get(0);
+            if serving > 0 {
+                return Err(BackupError::InUse(format!(
+                    "{serving} connection(s) of a running asa-server are open on the database"
+                )));
+            }
             client
                 .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -206,6 +222,12 @@ fn sqlite_restore(src: &Path, db: &Path) -> Result<(), BackupError> {
             "it has no change log".into()
         }));
     }
+    let lock = super::sqlite::serving_lock(db).map_err(|source| BackupError::File {
+        path: db.to_owned(),
+        source,
+    })?;
+    lock.try_lock()
+        .map_err(|_| BackupError::InUse(format!("{} is open", db.display())))?;
     let mut to = Connection::open(db).map_err(sqlite_err)?;
     copy_pages(&from, &mut to)
 }

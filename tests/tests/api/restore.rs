@@ -57,6 +57,12 @@ async fn a_backup_taken_while_serving_restores_into_a_new_epoch_of_the_log() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
     private(&dest);
 
+    // Not under a running server.
+    let out = asa_server(&store, &["restore", dest.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("stop every server"), "{said}");
+
     // Acknowledged after the backup: the phone trims them from its outbox.
     let late: Vec<Value> = (0..2).map(|_| phone.new_session(Uuid::now_v7())).collect();
     app.push_ok(&phone, late.clone()).await;

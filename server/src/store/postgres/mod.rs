@@ -41,6 +41,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_log_epochs.sql")),
 ];
 
+/// The `application_name` of every connection a store opens.
+pub(crate) const APPLICATION_NAME: &str = "asa-server";
+
 /// The longest a statement waits for a lock (PostgreSQL's syntax).
 const LOCK_TIMEOUT: &str = "5s";
 
@@ -165,6 +168,8 @@ impl PostgresStore {
             config.get_options().unwrap_or_default()
         );
         config.options(options.trim_start());
+        // How `asa-server restore` tells that servers are still connected.
+        config.application_name(APPLICATION_NAME);
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)

@@ -47,6 +47,24 @@ pub struct SqliteStore {
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// The writer and the readers.
     connections: usize,
+    /// A shared lock on [`serving_lock`] for as long as the store is open,
+    /// so that `asa-server restore` refuses to run under a server.
+    _serving: std::fs::File,
+}
+
+/// The file beside the database that every open store holds a shared lock
+/// on, and a restore an exclusive one (a file of its own: a second
+/// descriptor on the database would release SQLite's POSIX locks on close).
+pub(crate) fn serving_lock(db: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(name)
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
@@ -72,6 +90,10 @@ impl SqliteStore {
     pub fn open(options: &SqliteOptions) -> Result<SqliteStore, StoreError> {
         let path = options.path.as_path();
         private_files(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let serving = serving_lock(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        serving.try_lock_shared().map_err(|e| {
+            StoreError::Backend(format!("{}: a restore is running ({e})", path.display()).into())
+        })?;
         let mut writer = Connection::open(path).map_err(map_err)?;
         let sync = match options.synchronous {
             Synchronous::Full => "FULL",
@@ -101,6 +123,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             connections: usize::try_from(options.readers.max(1)).unwrap_or(1) + 1,
+            _serving: serving,
         })
     }
 
