@@ -113,7 +113,7 @@ pub fn columns(
     let every = categories.len().div_ceil(max_labels).max(1);
     let base = top + plot_h;
     let mut ticks = vec![0, scale];
-    if scale % 2 == 0 && scale >= 2 {
+    if scale.is_multiple_of(2) && scale >= 2 {
         ticks.insert(1, scale / 2);
     }
     let body = html! {

@@ -80,7 +80,7 @@ pub fn encode_text(after: &str) -> String {
 
 /// `None` when the token is not even-length lowercase hex.
 pub fn decode_text(token: &str) -> Option<String> {
-    if token.len() % 2 != 0
+    if !token.len().is_multiple_of(2)
         || !token
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

@@ -62,7 +62,10 @@ fn write_for(key: u8, value: u8) -> (Key, Value) {
                 Value::text("resolved")
             },
         ),
-        4 => (Key::field(Field::Deleted), Value::Bool(value % 2 == 0)),
+        4 => (
+            Key::field(Field::Deleted),
+            Value::Bool(value.is_multiple_of(2)),
+        ),
         _ => (
             Key::member(Field::BeneficiaryIds, uuid(u128::from(key))),
             Value::Bool(value != 0),
