@@ -258,7 +258,19 @@ impl TestApp {
     pub async fn restart_with(&self, between: impl FnOnce(&DatabaseUrl) + Send) -> TestApp {
         self.handle.stop(true).await;
         let url = self.data.database_url();
-        off_runtime(move || between(&url));
+        off_runtime(move || {
+            // The stopped server's last threads let go of the store a
+            // moment after it stopped answering.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while let Some(who) = backup::in_use(&url).expect("the store answers") {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the stopped server still holds its store: {who}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            between(&url)
+        });
         TestApp::start(self.data.clone(), self.tune, self.clock.clone()).await
     }
 

@@ -89,19 +89,8 @@ pub fn restore(url: &DatabaseUrl, src: &Path, now: i64) -> Result<Lineage, Backu
             .map_err(|e| BackupError::NotABackup(src.to_owned(), e.to_string()))?;
             let mut client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            let serving: i64 = client
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity
-                     WHERE datname = current_database() AND application_name = $1
-                       AND pid <> pg_backend_pid()",
-                    &[&super::postgres::APPLICATION_NAME],
-                )
-                .map_err(|e| StoreError::Backend(Box::new(e)))?
-                .get(0);
-            if serving > 0 {
-                return Err(BackupError::InUse(format!(
-                    "{serving} connection(s) of a running asa-server are open on the database"
-                )));
+            if let Some(who) = postgres_in_use(&mut client)? {
+                return Err(BackupError::InUse(who));
             }
             client
                 .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -118,6 +107,44 @@ pub fn restore(url: &DatabaseUrl, src: &Path, now: i64) -> Result<Lineage, Backu
     }
     let store = connect(url)?;
     Ok(store.begin_epoch(now)?)
+}
+
+/// What has the store open (a running server, another `asa-server`
+/// command), if anything: a restore refuses to run under it.
+pub fn in_use(url: &DatabaseUrl) -> Result<Option<String>, BackupError> {
+    match url {
+        DatabaseUrl::Sqlite(options) => {
+            let lock =
+                super::sqlite::serving_lock(&options.path).map_err(|source| BackupError::File {
+                    path: options.path.clone(),
+                    source,
+                })?;
+            Ok(lock
+                .try_lock()
+                .is_err()
+                .then(|| format!("{} is open", options.path.display())))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut client = postgres::Client::connect(url, postgres::NoTls)
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            postgres_in_use(&mut client)
+        }
+    }
+}
+
+fn postgres_in_use(client: &mut postgres::Client) -> Result<Option<String>, BackupError> {
+    let serving: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1
+               AND pid <> pg_backend_pid()",
+            &[&super::postgres::APPLICATION_NAME],
+        )
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+        .get(0);
+    Ok((serving > 0).then(|| {
+        format!("{serving} connection(s) of a running asa-server are open on the database")
+    }))
 }
 
 fn partial_path(dest: &Path) -> PathBuf {
