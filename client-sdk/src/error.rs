@@ -49,11 +49,6 @@ pub enum Error {
     /// The network or the server stayed unavailable for every attempt.
     #[error("the server could not be reached after {attempts} attempts: {reason}")]
     Unreachable { attempts: u32, reason: String },
-    /// The server was restored from a backup older than every change this
-    /// device still keeps (acknowledged changes are kept 30 days): the
-    /// changes after `acked_seq` that the device no longer holds are lost.
-    #[error("the server was restored from a backup that holds this device's changes only up to {acked_seq}, and the device no longer keeps the ones after it")]
-    RestoredTooFarBack { acked_seq: u64 },
     /// The server answered something that does not follow the protocol.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),

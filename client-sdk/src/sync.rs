@@ -56,6 +56,9 @@ impl Client {
                 }
                 match self.push_batch(batch_size, &mut meter, &mut report)? {
                     Pushed::Nothing => done_pushing = true,
+                    // The outbox cannot go on past a gap that only a
+                    // manager can settle; pulling still can.
+                    Pushed::Stuck => done_pushing = true,
                     Pushed::Batch => {}
                     Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
                 }
@@ -151,11 +154,12 @@ impl Client {
                     .transaction()
                     .step("starting to resend after a restore")?;
                 let (moved, continuous) = store::unacknowledge_after(&tx, acked_seq)?;
-                if !continuous {
-                    return Err(Error::RestoredTooFarBack { acked_seq });
-                }
                 tx.commit().step("resending after a restore")?;
                 report.resent_after_restore += moved;
+                if !continuous {
+                    report.restore_gap = Some(acked_seq);
+                    return Ok(Pushed::Stuck);
+                }
                 return Ok(Pushed::Batch);
             }
         }
@@ -199,9 +203,16 @@ impl Client {
                 if store::reject(&tx, seq, code, detail)? {
                     report.rejected += 1;
                 }
+            } else if result.status != PushStatus::Rejected {
+                // Sent again after a restore, a change refused before may
+                // be stored this time.
+                store::unreject(&tx, seq)?;
             }
         }
-        report.acked += store::ack_through(&tx, answer.acked_seq.min(last_seq), now)?;
+        // Kept copies age by the server's clock: a phone's clock that jumps
+        // must not throw them away early.
+        let server_ms = answer.server_hlc.wall_ms();
+        report.acked += store::ack_through(&tx, answer.acked_seq.min(last_seq), server_ms)?;
         if clock.observe(answer.server_hlc, now) != sync_core::Observed::Advanced {
             report.skewed_clocks += 1;
         }
@@ -289,7 +300,7 @@ impl Client {
             // restored from an older backup sees the kept ones again.
             let (moved, continuous) = store::unacknowledge_after(&tx, acked_seq)?;
             if !continuous {
-                return Err(Error::RestoredTooFarBack { acked_seq });
+                report.restore_gap = Some(acked_seq);
             }
             report.resent_after_restore += moved;
         }
@@ -339,6 +350,8 @@ enum Pushed {
     Nothing,
     Batch,
     TooLarge,
+    /// The server was restored past what the device still keeps.
+    Stuck,
 }
 
 /// Percent-encodes a query value (the cursor is opaque to the device).

@@ -265,6 +265,12 @@ pub struct SyncReport {
     /// Acknowledged changes sent again because the server was restored from
     /// a backup that lacked them.
     pub resent_after_restore: u64,
+    /// The server was restored from a backup older than what this device
+    /// still keeps (acknowledged changes are kept 30 days): it holds the
+    /// device's changes only up to this `device_seq`, the ones after it that
+    /// the device no longer has are lost, and its later changes wait in the
+    /// outbox. Pulling goes on; tell the user to call a manager.
+    pub restore_gap: Option<u64>,
 }
 
 /// Options for one sync.

@@ -102,7 +102,7 @@ impl Application {
         let shutdown = settings.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             store,
-            lineage,
+            lineage: std::sync::Mutex::new((lineage, std::time::Instant::now())),
             keys: Keys::new(&secret),
             settings,
             clock,

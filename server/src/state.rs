@@ -13,9 +13,9 @@ use crate::store::Store;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    /// The change log's epochs, read at start: a restore happens with every
-    /// server stopped.
-    pub lineage: Lineage,
+    /// The change log's epochs and when they were read: read at start and
+    /// again every 30 s (see [`AppState::lineage`]).
+    pub lineage: Mutex<(Lineage, std::time::Instant)>,
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
@@ -46,6 +46,22 @@ impl AppState {
             clock.observe(seen, now);
         }
         clock.tick(now)
+    }
+
+    /// The change log's epochs. A restore happens with every server
+    /// stopped; should one have kept running (its database out of reach at
+    /// the time), it learns of the restore within 30 s. Blocks on the store
+    /// when the copy is old: call it from a blocking thread.
+    pub fn lineage(&self) -> Lineage {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+        let mut held = self.lineage.lock().unwrap_or_else(|p| p.into_inner());
+        if held.1.elapsed() > FRESH {
+            match self.store.lineage() {
+                Ok(fresh) => *held = (fresh, std::time::Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "could not read the change log's epochs"),
+            }
+        }
+        held.0.clone()
     }
 
     pub fn new_hlc_clock() -> Mutex<HlcClock> {

@@ -290,12 +290,23 @@ pub fn reject(conn: &Connection, seq: u64, code: &str, detail: &str) -> Result<b
     Ok(moved > 0)
 }
 
+/// Forgets the rejection of change `seq` (stored after all when sent again).
+pub fn unreject(conn: &Connection, seq: u64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM \"rejected\" WHERE \"device_seq\" = ?1",
+        [seq as i64],
+    )
+    .map(drop)
+    .step("forgetting a rejection")
+}
+
 /// How long acknowledged changes are kept for a server restored from an
 /// older backup to ask for again.
 pub const KEEP_SENT_MS: u64 = 30 * 24 * 3600 * 1000;
 
 /// Moves every change up to `acked_seq` from the outbox to `sent` (stamped
-/// `now_ms`), and forgets sent changes acknowledged over 30 days ago.
+/// `now_ms`, the server's time), and forgets sent changes acknowledged over
+/// 30 days before it.
 pub fn ack_through(conn: &Connection, acked_seq: u64, now_ms: u64) -> Result<u64> {
     conn.execute(
         "INSERT OR REPLACE INTO \"sent\" (\"device_seq\", \"change_id\", \"collection\", \"record_id\", \"body\", \"acked_at_ms\")

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use client_sdk::{Client, Collection, FieldEdit};
+use client_sdk::{Client, Clock, Collection, FieldEdit};
 use tests::backup;
 
 use crate::support::{new_beneficiary, new_session, sync_ok, view, View, World};
@@ -156,4 +156,51 @@ fn a_restore_to_an_older_backup_loses_nothing_the_phones_still_hold() {
     for d in &devices {
         assert!(d.rejected().unwrap().is_empty());
     }
+}
+
+#[test]
+fn a_restore_past_what_a_phone_still_keeps_is_reported_and_pulling_goes_on() {
+    let mut world = World::new();
+    let volunteer = world.account("volunteer", "C0001");
+    let manager = world.account("manager", "C0001");
+    let (phone_db, boss_db) = (world.new_db(), world.new_db());
+    let phone = world.device_with(&volunteer, phone_db.clone(), world.config(), None);
+    drop(world.device_with(&manager, boss_db.clone(), world.config(), None));
+    phone.create_session(&new_session("ก่อนสำรอง")).unwrap();
+    sync_ok(&phone);
+    let dest = world.new_db().with_extension("backup");
+    backup::backup(&world.app.database_url(), &dest).expect("backed up");
+
+    // Acknowledged after the backup, then 31 days pass on the server's
+    // clock (the one kept copies age by) before the next acknowledgement.
+    for n in 0..3 {
+        phone
+            .create_session(&new_session(&format!("หลังสำรอง {n}")))
+            .unwrap();
+    }
+    sync_ok(&phone);
+    world.app.clock.advance(31 * 24 * 3600 * 1000);
+    phone.create_session(&new_session("เดือนถัดไป")).unwrap();
+    sync_ok(&phone);
+
+    let now = world.app.clock.now_ms() as i64 / 1000;
+    let restored = world.rt.block_on(world.app.restart_with(|url| {
+        backup::restore(url, &dest, now).expect("restored");
+    }));
+    world.app = restored;
+    let reopen = |db: &PathBuf| Client::open(db.clone(), world.config()).expect("reopened");
+    let (phone, boss) = (reopen(&phone_db), reopen(&boss_db));
+    let from_boss = boss.create_beneficiary(&new_beneficiary("หลังกู้คืน")).unwrap();
+    sync_ok(&boss);
+
+    // The phone no longer holds 2, 3 and 4: the sync says so instead of
+    // failing, keeps 5 for later, and still receives the manager's change.
+    let report = phone.sync().expect("the sync goes on");
+    assert_eq!(report.restore_gap, Some(1), "{report:?}");
+    assert_eq!(report.pending, 1, "the kept change waits behind the gap");
+    assert!(phone
+        .records(Collection::Beneficiaries, &Default::default())
+        .unwrap()
+        .iter()
+        .any(|r| r.id == from_boss));
 }

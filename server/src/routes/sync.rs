@@ -66,7 +66,7 @@ pub async fn push(
             clock_offset_ms,
             now_ms,
             rules: Rules::at(now_ms),
-            restored: state.lineage.restored(),
+            restored: state.lineage().restored(),
         };
         let prepared = push::prepare(&body.changes, &ctx);
         let mut outcome: Option<Result<PushOutcome, PushError>> = None;
@@ -142,50 +142,52 @@ pub async fn pull(
             format!("limit must be between 1 and {}", settings.pull_max_limit),
         ));
     }
-    // A cursor from an earlier epoch (before a restore) resumes where its
-    // history meets the current one.
-    let lineage = &state.lineage;
-    let (after_seq, from_elsewhere) = match params.cursor.as_deref() {
-        None | Some("") => (0, true),
-        Some(text) => cursor::decode(text)
-            .map(|c| {
-                (
-                    lineage.resume(c.epoch, c.after_seq),
-                    !lineage.is_current(c.epoch),
-                )
-            })
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    ProblemCode::InvalidCursor,
-                    "the cursor is not one this server handed out",
-                )
-            })?,
+    let cursor = match params.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(cursor::decode(text).ok_or_else(|| {
+            ApiError::bad_request(
+                ProblemCode::InvalidCursor,
+                "the cursor is not one this server handed out",
+            )
+        })?),
     };
+    let scope = read_scope(&caller.principal)?;
+    let state_for_pull = state.clone();
+    let (resync, device) = (caller.resync, caller.device_id);
+    let exclude_device = (!params.include_own).then_some(caller.device_id);
+    let (page, epoch, from_elsewhere) = blocking(move || {
+        let state = state_for_pull;
+        let lineage = state.lineage();
+        // A cursor from an earlier epoch (before a restore) resumes where
+        // its history meets the current one.
+        let (after_seq, from_elsewhere) = match cursor {
+            None => (0, true),
+            Some(c) => (
+                lineage.resume(c.epoch, c.after_seq),
+                !lineage.is_current(c.epoch),
+            ),
+        };
+        if resync != 0 && after_seq > 0 {
+            return Err(ApiError::conflict(
+                ProblemCode::ResyncRequired,
+                "this account's access changed: keep the outbox, drop the pulled data and pull again from the beginning (no cursor)",
+            ));
+        }
+        let page = state.store.pull(&PullQuery {
+            after_seq,
+            limit,
+            scope,
+            exclude_device,
+        })?;
+        if resync != 0 {
+            state.store.clear_resync(device, resync)?;
+        }
+        Ok((page, lineage.current(), from_elsewhere))
+    })
+    .await?;
     // A device starting out, or back from before a restore, learns what the
     // server holds of its own changes, to send again what it lost.
     let acked_seq = from_elsewhere.then_some(caller.acked_seq);
-    if caller.resync != 0 && after_seq > 0 {
-        return Err(ApiError::conflict(
-            ProblemCode::ResyncRequired,
-            "this account's access changed: keep the outbox, drop the pulled data and pull again from the beginning (no cursor)",
-        ));
-    }
-    let query = PullQuery {
-        after_seq,
-        limit,
-        scope: read_scope(&caller.principal)?,
-        exclude_device: (!params.include_own).then_some(caller.device_id),
-    };
-    let store = state.store.clone();
-    let (resync, device) = (caller.resync, caller.device_id);
-    let page = blocking(move || {
-        let page = store.pull(&query)?;
-        if resync != 0 {
-            store.clear_resync(device, resync)?;
-        }
-        Ok(page)
-    })
-    .await?;
     // The stored bodies are already the wire JSON of each change: join them
     // rather than parse and re-serialize.
     let mut body =
@@ -198,10 +200,7 @@ pub async fn pull(
         body.push_str(change);
     }
     body.push_str("],\"cursor\":\"");
-    body.push_str(&cursor::encode(
-        state.lineage.current(),
-        page.next_after_seq,
-    ));
+    body.push_str(&cursor::encode(epoch, page.next_after_seq));
     body.push_str("\",\"has_more\":");
     body.push_str(if page.has_more { "true" } else { "false" });
     if let Some(acked) = acked_seq {

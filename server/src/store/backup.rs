@@ -6,21 +6,27 @@
 //! It is written next to `DEST` and renamed into place, so `DEST` is never a
 //! half-written backup.
 //!
-//! A restore puts a backup's data back with every server stopped, migrates
-//! it to this version and starts a new epoch of the change log
-//! ([`super::lineage`]): pull cursors handed out since resume at the backup's
-//! last position, and devices whose acknowledged changes the backup lacks
-//! are told `server_restored` and send them again.
+//! A restore builds the restored database beside the live one, complete:
+//! the backup's data, migrated to this version, with a new epoch of the
+//! change log ([`super::lineage`]). Only then is it swapped in, in one step
+//! that cannot happen while a server has the database open (SQLite: a
+//! rename under the exclusive lock every open store shares; PostgreSQL:
+//! two `ALTER DATABASE ... RENAME` in one transaction, which PostgreSQL
+//! refuses while anyone is connected). A restore stopped anywhere leaves
+//! either the old database or the restored one, never a mix. Afterwards pull
+//! cursors handed out before it resume at the backup's last position, and
+//! devices whose acknowledged changes the backup lacks send them again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use postgres::error::SqlState;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::lineage::Lineage;
-use super::url::DatabaseUrl;
-use super::{connect, StoreError};
+use super::url::{DatabaseUrl, PostgresTarget};
+use super::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -40,73 +46,53 @@ pub enum BackupError {
         status: String,
         stderr: String,
     },
+    #[error("{0}")]
+    Url(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::File {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn pg_err(e: postgres::Error) -> BackupError {
+    BackupError::Store(StoreError::Backend(Box::new(e)))
+}
+
 /// Copies the store `url` names to `dest`; returns the backup's size in bytes.
 pub fn backup(url: &DatabaseUrl, dest: &Path) -> Result<u64, BackupError> {
-    let partial = partial_path(dest);
+    let partial = with_suffix(dest, ".partial");
     match url {
         DatabaseUrl::Sqlite(options) => sqlite_backup(&options.path, &partial)?,
         DatabaseUrl::Postgres(url) => {
+            let target = PostgresTarget::parse(url).map_err(BackupError::Url)?;
             private_file(&partial)?;
             run_tool(
                 "pg_dump",
                 Command::new("pg_dump")
-                    .args(["--format=custom", "--no-owner", "--file"])
+                    .args(["--format=custom", "--no-owner", "--no-acl", "--file"])
                     .arg(&partial)
-                    .arg(format!("--dbname={url}")),
+                    .arg(format!("--dbname={}", target.url_for(&target.dbname))),
+                &target,
             )?;
         }
     }
-    std::fs::rename(&partial, dest).map_err(|source| BackupError::File {
-        path: dest.to_owned(),
-        source,
-    })?;
-    let bytes = std::fs::metadata(dest)
-        .map_err(|source| BackupError::File {
-            path: dest.to_owned(),
-            source,
-        })?
-        .len();
-    Ok(bytes)
+    std::fs::rename(&partial, dest).map_err(file_err(dest))?;
+    Ok(std::fs::metadata(dest).map_err(file_err(dest))?.len())
 }
 
-/// Replaces the data of the store `url` names by the backup at `src` (every
-/// server of that store must be stopped), migrates it and starts a new
-/// epoch; returns the new lineage.
+/// Replaces the database `url` names by the backup at `src`, migrated to
+/// this version, in a new epoch of the change log; returns the new lineage.
+/// Refused while a server (or another `asa-server` command) has it open.
 pub fn restore(url: &DatabaseUrl, src: &Path, now: i64) -> Result<Lineage, BackupError> {
     match url {
-        DatabaseUrl::Sqlite(options) => sqlite_restore(src, &options.path)?,
-        DatabaseUrl::Postgres(url) => {
-            // Read the archive's table of contents first: a file that is
-            // not a dump is refused before anything is dropped.
-            run_tool(
-                "pg_restore",
-                Command::new("pg_restore").arg("--list").arg(src),
-            )
-            .map_err(|e| BackupError::NotABackup(src.to_owned(), e.to_string()))?;
-            let mut client = postgres::Client::connect(url, postgres::NoTls)
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            if let Some(who) = postgres_in_use(&mut client)? {
-                return Err(BackupError::InUse(who));
-            }
-            client
-                .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            drop(client);
-            run_tool(
-                "pg_restore",
-                Command::new("pg_restore")
-                    .args(["--no-owner", "--exit-on-error", "--single-transaction"])
-                    .arg(format!("--dbname={url}"))
-                    .arg(src),
-            )?;
-        }
+        DatabaseUrl::Sqlite(options) => sqlite_restore(src, &options.path, now),
+        DatabaseUrl::Postgres(url) => postgres_restore(url, src, now),
     }
-    let store = connect(url)?;
-    Ok(store.begin_epoch(now)?)
 }
 
 /// What has the store open (a running server, another `asa-server`
@@ -115,41 +101,23 @@ pub fn in_use(url: &DatabaseUrl) -> Result<Option<String>, BackupError> {
     match url {
         DatabaseUrl::Sqlite(options) => {
             let lock =
-                super::sqlite::serving_lock(&options.path).map_err(|source| BackupError::File {
-                    path: options.path.clone(),
-                    source,
-                })?;
+                super::sqlite::serving_lock(&options.path).map_err(file_err(&options.path))?;
             Ok(lock
                 .try_lock()
                 .is_err()
                 .then(|| format!("{} is open", options.path.display())))
         }
         DatabaseUrl::Postgres(url) => {
-            let mut client = postgres::Client::connect(url, postgres::NoTls)
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            postgres_in_use(&mut client)
+            let target = PostgresTarget::parse(url).map_err(BackupError::Url)?;
+            let mut admin = maintenance(&target)?;
+            sessions_on(&mut admin, &target.dbname)
         }
     }
 }
 
-fn postgres_in_use(client: &mut postgres::Client) -> Result<Option<String>, BackupError> {
-    let serving: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = $1
-               AND pid <> pg_backend_pid()",
-            &[&super::postgres::APPLICATION_NAME],
-        )
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
-        .get(0);
-    Ok((serving > 0).then(|| {
-        format!("{serving} connection(s) of a running asa-server are open on the database")
-    }))
-}
-
-fn partial_path(dest: &Path) -> PathBuf {
-    let mut name = dest.as_os_str().to_owned();
-    name.push(".partial");
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -164,20 +132,26 @@ fn private_file(path: &Path) -> Result<(), BackupError> {
         .mode(0o600)
         .open(path)
         .map(drop)
-        .map_err(|source| BackupError::File {
-            path: path.to_owned(),
-            source,
-        })
+        .map_err(file_err(path))
 }
 
-fn run_tool(program: &'static str, command: &mut Command) -> Result<(), BackupError> {
+/// Runs a PostgreSQL tool, its password in `PGPASSWORD` (never in its
+/// arguments, which `ps` shows); returns its standard output.
+fn run_tool(
+    program: &'static str,
+    command: &mut Command,
+    target: &PostgresTarget,
+) -> Result<String, BackupError> {
+    if let Some(password) = &target.password {
+        command.env("PGPASSWORD", password);
+    }
     let output = command.output().map_err(|e| BackupError::Tool {
         program,
         status: "not started".into(),
         stderr: e.to_string(),
     })?;
     if output.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(BackupError::Tool {
             program,
@@ -204,6 +178,12 @@ fn copy_pages(from: &Connection, to: &mut Connection) -> Result<(), BackupError>
     Err(StoreError::Busy.into())
 }
 
+fn sync_file(path: &Path) -> Result<(), BackupError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(file_err(path))
+}
+
 fn sqlite_backup(db: &Path, partial: &Path) -> Result<(), BackupError> {
     let from =
         Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite_err)?;
@@ -217,15 +197,10 @@ fn sqlite_backup(db: &Path, partial: &Path) -> Result<(), BackupError> {
     to.pragma_update(None, "journal_mode", "DELETE")
         .map_err(sqlite_err)?;
     drop(to);
-    std::fs::File::open(partial)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| BackupError::File {
-            path: partial.to_owned(),
-            source,
-        })
+    sync_file(partial)
 }
 
-fn sqlite_restore(src: &Path, db: &Path) -> Result<(), BackupError> {
+fn sqlite_restore(src: &Path, db: &Path, now: i64) -> Result<Lineage, BackupError> {
     let not_a_backup = |why: String| BackupError::NotABackup(src.to_owned(), why);
     if !src.is_file() {
         return Err(not_a_backup("no such file".into()));
@@ -249,12 +224,169 @@ fn sqlite_restore(src: &Path, db: &Path) -> Result<(), BackupError> {
             "it has no change log".into()
         }));
     }
-    let lock = super::sqlite::serving_lock(db).map_err(|source| BackupError::File {
-        path: db.to_owned(),
-        source,
-    })?;
+    // Checked before the work and again at the swap.
+    if let Some(who) = in_use(&DatabaseUrl::Sqlite(super::url::SqliteOptions::at(db)))? {
+        return Err(BackupError::InUse(who));
+    }
+
+    // The restored database, complete, beside the live one.
+    let staging = with_suffix(db, ".restoring");
+    let _ = std::fs::remove_file(&staging);
+    private_file(&staging)?;
+    let lineage = {
+        let mut to = Connection::open(&staging).map_err(sqlite_err)?;
+        copy_pages(&from, &mut to)?;
+        to.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(sqlite_err)?;
+        super::sqlite::migrate(&mut to)?;
+        let tx = to.transaction().map_err(sqlite_err)?;
+        let lineage = super::sqlite::begin_epoch_on(&tx, now)?;
+        tx.commit().map_err(sqlite_err)?;
+        lineage
+    };
+    sync_file(&staging)?;
+
+    // The swap, under the lock that every open store shares.
+    let lock = super::sqlite::serving_lock(db).map_err(file_err(db))?;
     lock.try_lock()
         .map_err(|_| BackupError::InUse(format!("{} is open", db.display())))?;
-    let mut to = Connection::open(db).map_err(sqlite_err)?;
-    copy_pages(&from, &mut to)
+    if db.exists() {
+        // Nothing of the live database may stay in a WAL that SQLite would
+        // replay onto the restored file: fold it in, then remove it. A live
+        // database too damaged to fold is being replaced anyway.
+        if let Ok(live) = Connection::open(db) {
+            let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+    for suffix in ["-wal", "-shm"] {
+        match std::fs::remove_file(with_suffix(db, suffix)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(file_err(db)(e));
+            }
+            _ => {}
+        }
+    }
+    std::fs::rename(&staging, db).map_err(file_err(db))?;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        sync_file(dir)?;
+    }
+    Ok(lineage)
+}
+
+/// A connection to the server's maintenance database (`postgres`, or
+/// `template1` when the store's database is `postgres` itself), from which
+/// databases are created and renamed.
+fn maintenance(target: &PostgresTarget) -> Result<postgres::Client, BackupError> {
+    let name = if target.dbname == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    };
+    let mut config: postgres::Config = target.url_for(name).parse().map_err(pg_err)?;
+    if let Some(password) = &target.password {
+        config.password(password);
+    }
+    config.connect(postgres::NoTls).map_err(pg_err)
+}
+
+fn sessions_on(admin: &mut postgres::Client, dbname: &str) -> Result<Option<String>, BackupError> {
+    let sessions: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+            &[&dbname],
+        )
+        .map_err(pg_err)?
+        .get(0);
+    Ok((sessions > 0).then(|| format!("{sessions} session(s) are connected to database {dbname}")))
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn postgres_restore(url: &str, src: &Path, now: i64) -> Result<Lineage, BackupError> {
+    let target = PostgresTarget::parse(url).map_err(BackupError::Url)?;
+    // The archive's table of contents: a file that is not a dump of an Asa
+    // Sync database is refused before anything is made.
+    let listing = run_tool(
+        "pg_restore",
+        Command::new("pg_restore").arg("--list").arg(src),
+        &target,
+    )
+    .map_err(|e| BackupError::NotABackup(src.to_owned(), e.to_string()))?;
+    if !listing.contains(" TABLE DATA public changes ") {
+        return Err(BackupError::NotABackup(
+            src.to_owned(),
+            "the dump holds no change log".into(),
+        ));
+    }
+    let mut admin = maintenance(&target)?;
+    if let Some(who) = sessions_on(&mut admin, &target.dbname)? {
+        return Err(BackupError::InUse(who));
+    }
+
+    // The restored database, complete, beside the live one.
+    let staging = format!("{}_restoring", target.dbname);
+    // Two statements: neither may run in a transaction block, which one
+    // query string of several statements is.
+    for statement in ["DROP DATABASE IF EXISTS", "CREATE DATABASE"] {
+        admin
+            .batch_execute(&format!("{statement} {}", quoted(&staging)))
+            .map_err(pg_err)?;
+    }
+    run_tool(
+        "pg_restore",
+        Command::new("pg_restore")
+            .args([
+                "--no-owner",
+                "--no-acl",
+                "--exit-on-error",
+                "--single-transaction",
+            ])
+            .arg(format!("--dbname={}", target.url_for(&staging)))
+            .arg(src),
+        &target,
+    )?;
+    let lineage = {
+        let mut config: postgres::Config = target.url_for(&staging).parse().map_err(pg_err)?;
+        if let Some(password) = &target.password {
+            config.password(password);
+        }
+        let mut c = config.connect(postgres::NoTls).map_err(pg_err)?;
+        super::postgres::migrate(&mut c)?;
+        let mut tx = c.transaction().map_err(pg_err)?;
+        let lineage = super::postgres::begin_epoch_on(&mut tx, now)?;
+        tx.commit().map_err(pg_err)?;
+        lineage
+    };
+
+    // The swap: one transaction, refused while anyone is connected to
+    // either database. The replaced database is kept under another name.
+    let kept = format!("{}_before_restore_{now}", target.dbname);
+    let swap = format!(
+        "BEGIN; ALTER DATABASE {live} RENAME TO {kept}; ALTER DATABASE {staging} RENAME TO {live}; COMMIT",
+        live = quoted(&target.dbname),
+        kept = quoted(&kept),
+        staging = quoted(&staging),
+    );
+    // The staging database's last session ends a moment after its client
+    // closed it.
+    for attempt in 0.. {
+        match admin.batch_execute(&swap) {
+            Ok(()) => break,
+            Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) => {
+                let _ = admin.batch_execute("ROLLBACK");
+                if let Some(who) = sessions_on(&mut admin, &target.dbname)? {
+                    return Err(BackupError::InUse(who));
+                }
+                if attempt == 50 {
+                    return Err(pg_err(e));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(pg_err(e)),
+        }
+    }
+    tracing::info!(kept = %kept, "restored; the replaced database is kept: drop it when satisfied");
+    Ok(lineage)
 }

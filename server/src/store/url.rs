@@ -120,6 +120,65 @@ fn without_password(url: &str) -> String {
     }
 }
 
+/// A PostgreSQL URL taken apart, for naming another database on the same
+/// server and for handing the password to a command-line tool out of sight
+/// of `ps` (in `PGPASSWORD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresTarget {
+    /// `scheme://user@hosts`, without the password.
+    authority: String,
+    pub dbname: String,
+    /// `?...`, or empty.
+    query: String,
+    /// Percent-decoded.
+    pub password: Option<String>,
+}
+
+impl PostgresTarget {
+    pub fn parse(url: &str) -> Result<PostgresTarget, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("`{}` is not a PostgreSQL URL", without_password(url)))?;
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, format!("?{query}")),
+            None => (rest, String::new()),
+        };
+        let (user_hosts, dbname) = rest.split_once('/').unwrap_or((rest, ""));
+        if dbname.is_empty() {
+            return Err(format!(
+                "`{}` names no database: add /NAME",
+                without_password(url)
+            ));
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let (authority, password) = match user_hosts.split_once('@') {
+            Some((user, hosts)) => match user.split_once(':') {
+                Some((name, password)) => {
+                    (format!("{scheme}://{name}@{hosts}"), Some(decode(password)))
+                }
+                None => (format!("{scheme}://{user_hosts}"), None),
+            },
+            None => (format!("{scheme}://{user_hosts}"), None),
+        };
+        Ok(PostgresTarget {
+            authority,
+            dbname: decode(dbname),
+            query,
+            password,
+        })
+    }
+
+    /// The URL of database `name` on the same hosts, without the password.
+    pub fn url_for(&self, name: &str) -> String {
+        let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        format!("{}/{name}{}", self.authority, self.query)
+    }
+}
+
 fn parse_sqlite(rest: &str) -> Result<DatabaseUrl, String> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() {
@@ -183,6 +242,24 @@ mod tests {
         );
         let url = DatabaseUrl::parse("postgres://asa:s3cret@db/asa").unwrap();
         assert_eq!(url.to_string(), "postgres://asa:***@db/asa");
+    }
+
+    #[test]
+    fn a_postgres_url_names_other_databases_on_the_same_hosts() {
+        let t = PostgresTarget::parse(
+            "postgresql://asa:p%40ss@h1:5432,h2:5433/asa_prod?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(t.dbname, "asa_prod");
+        assert_eq!(t.password.as_deref(), Some("p@ss"));
+        assert_eq!(
+            t.url_for("asa_prod_restoring"),
+            "postgresql://asa@h1:5432,h2:5433/asa%5Fprod%5Frestoring?target_session_attrs=read-write"
+        );
+        let plain = PostgresTarget::parse("postgres://db/asa").unwrap();
+        assert_eq!(plain.url_for("postgres"), "postgres://db/postgres");
+        assert_eq!(plain.password, None);
+        assert!(PostgresTarget::parse("postgres://db").is_err());
     }
 
     #[test]

@@ -194,6 +194,24 @@ impl PostgresStore {
     }
 }
 
+/// Adds an epoch forked at the log's last position (inside the caller's
+/// transaction: `log_head` is locked as a push locks it, so no change
+/// commits between reading the last position and forking there).
+pub(crate) fn begin_epoch_on(
+    c: &mut impl postgres::GenericClient,
+    now: i64,
+) -> Result<Lineage, StoreError> {
+    c.execute(
+        "INSERT INTO log_epochs (generation, epoch, forked_at, began_at)
+         SELECT max(generation) + 1, (random() * 9.2e18)::bigint,
+                (SELECT seq FROM log_head WHERE id = 1 FOR UPDATE), $1
+         FROM log_epochs",
+        &[&now],
+    )
+    .map_err(map_err)?;
+    read_lineage(c)
+}
+
 fn read_lineage(c: &mut impl postgres::GenericClient) -> Result<Lineage, StoreError> {
     let rows = c
         .query(
@@ -209,7 +227,7 @@ fn read_lineage(c: &mut impl postgres::GenericClient) -> Result<Lineage, StoreEr
 
 /// Applies every migration the database lacks, under an advisory lock so
 /// that servers starting together do not race.
-fn migrate(c: &mut Client) -> Result<(), StoreError> {
+pub(crate) fn migrate(c: &mut Client) -> Result<(), StoreError> {
     const LOCK: i64 = 0x0041_5341_5359_4e43; // "ASASYNC"
                                              // The lock first: even CREATE TABLE IF NOT EXISTS races with itself.
                                              // A migration may take longer than the lock timeout pushes use.
@@ -265,17 +283,7 @@ impl Store for PostgresStore {
     fn begin_epoch(&self, now: i64) -> Result<Lineage, StoreError> {
         self.with(|c| {
             let mut tx = c.transaction().map_err(map_err)?;
-            // log_head is locked as a push locks it: no change commits
-            // between reading the last position and forking there.
-            tx.execute(
-                "INSERT INTO log_epochs (generation, epoch, forked_at, began_at)
-                 SELECT max(generation) + 1, (random() * 9.2e18)::bigint,
-                        (SELECT seq FROM log_head WHERE id = 1 FOR UPDATE), $1
-                 FROM log_epochs",
-                &[&now],
-            )
-            .map_err(map_err)?;
-            let lineage = read_lineage(&mut tx)?;
+            let lineage = begin_epoch_on(&mut tx, now)?;
             tx.commit().map_err(map_err)?;
             Ok(lineage)
         })

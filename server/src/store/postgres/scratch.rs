@@ -55,7 +55,18 @@ impl Drop for ScratchDatabase {
         let (admin, name) = (&self.admin, &self.name);
         off_runtime(|| {
             if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                // With the databases a restore made beside it.
+                let names: Vec<String> = c
+                    .query(
+                        "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $1 || '\\_%'",
+                        &[name],
+                    )
+                    .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                    .unwrap_or_default();
+                for name in names {
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                }
             }
         });
     }

@@ -55,16 +55,24 @@ pub struct SqliteStore {
 /// The file beside the database that every open store holds a shared lock
 /// on, and a restore an exclusive one (a file of its own: a second
 /// descriptor on the database would release SQLite's POSIX locks on close).
+/// It is opened for reading only (a lock needs no more) and made readable
+/// by all (it holds nothing), so that an `asa-server` command run by
+/// another user, root included, never locks the server out of it.
 pub(crate) fn serving_lock(db: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(name)
+    match std::fs::File::open(&name) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o644)
+                .open(&name)?;
+            std::fs::File::open(&name)
+        }
+        other => other,
+    }
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
@@ -92,7 +100,12 @@ impl SqliteStore {
         private_files(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let serving = serving_lock(path).map_err(|e| StoreError::Backend(Box::new(e)))?;
         serving.try_lock_shared().map_err(|e| {
-            StoreError::Backend(format!("{}: a restore is running ({e})", path.display()).into())
+            StoreError::Backend(match e {
+                std::fs::TryLockError::WouldBlock => {
+                    format!("{}: a restore is running", path.display()).into()
+                }
+                std::fs::TryLockError::Error(e) => Box::new(e),
+            })
         })?;
         let mut writer = Connection::open(path).map_err(map_err)?;
         let sync = match options.synchronous {
@@ -176,6 +189,20 @@ fn private_files(path: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adds an epoch forked at the log's last position (inside the caller's
+/// transaction) and returns the lineage.
+pub(crate) fn begin_epoch_on(c: &Connection, now: i64) -> Result<Lineage, StoreError> {
+    c.execute(
+        "INSERT INTO \"log_epochs\" (\"generation\", \"epoch\", \"forked_at\", \"began_at\")
+         SELECT max(\"generation\") + 1, random(),
+                (SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"), ?1
+         FROM \"log_epochs\"",
+        [now],
+    )
+    .map_err(map_err)?;
+    read_lineage(c)
 }
 
 fn read_lineage(c: &Connection) -> Result<Lineage, StoreError> {
@@ -286,15 +313,7 @@ impl Store for SqliteStore {
     fn begin_epoch(&self, now: i64) -> Result<Lineage, StoreError> {
         self.write(|c| {
             let tx = c.transaction().map_err(map_err)?;
-            tx.execute(
-                "INSERT INTO \"log_epochs\" (\"generation\", \"epoch\", \"forked_at\", \"began_at\")
-                 SELECT max(\"generation\") + 1, random(),
-                        (SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"), ?1
-                 FROM \"log_epochs\"",
-                [now],
-            )
-            .map_err(map_err)?;
-            let lineage = read_lineage(&tx)?;
+            let lineage = begin_epoch_on(&tx, now)?;
             tx.commit().map_err(map_err)?;
             Ok(lineage)
         })
