@@ -55,11 +55,11 @@ pub struct SqliteStore {
 /// The file beside the database that every open store holds a shared lock
 /// on, and a restore an exclusive one (a file of its own: a second
 /// descriptor on the database would release SQLite's POSIX locks on close).
-/// It is opened for reading only (a lock needs no more) and made readable
-/// by all (it holds nothing), so that an `asa-server` command run by
-/// another user, root included, never locks the server out of it.
+/// It is opened for reading only (a lock needs no more), private like the
+/// database, and owned by the database's owner: an `asa-server` command run
+/// as root never locks the server's user out of it.
 pub(crate) fn serving_lock(db: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     match std::fs::File::open(&name) {
@@ -67,8 +67,12 @@ pub(crate) fn serving_lock(db: &Path) -> std::io::Result<std::fs::File> {
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .mode(0o644)
+                .mode(0o600)
                 .open(&name)?;
+            if let Ok(owner) = std::fs::metadata(db) {
+                // Only root may give a file away; anyone else made it theirs.
+                let _ = std::os::unix::fs::chown(&name, Some(owner.uid()), Some(owner.gid()));
+            }
             std::fs::File::open(&name)
         }
         other => other,
