@@ -23,6 +23,25 @@ fn asa_server(store: &TestStore, args: &[&str]) -> Output {
         .expect("asa-server runs")
 }
 
+/// Runs `asa-server ARGS`, which must succeed and say `says`.
+fn succeeds(store: &TestStore, args: &[&str], says: &str) {
+    let out = asa_server(store, args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(says), "{stdout}");
+}
+
+/// Runs `asa-server ARGS`, which must fail and say `says` on stderr.
+fn fails(store: &TestStore, args: &[&str], says: &str) {
+    let out = asa_server(store, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(says), "{stderr}");
+}
+
 fn ids(changes: &[Value]) -> Vec<String> {
     changes
         .iter()
@@ -48,20 +67,12 @@ async fn a_backup_taken_while_serving_restores_into_a_new_epoch_of_the_log() {
     let (_, at_backup) = app.pull_all(&phone, "include_own=true").await;
 
     let dest = store.path().join("asa.backup");
-    let out = asa_server(&store, &["backup", dest.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
+    let dest_arg = dest.to_str().unwrap();
+    succeeds(&store, &["backup", dest_arg], "backed up");
     private(&dest);
 
     // Not under a running server.
-    let out = asa_server(&store, &["restore", dest.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("stop every server"), "{said}");
+    fails(&store, &["restore", dest_arg], "stop every server");
 
     // Acknowledged after the backup: the phone trims them from its outbox.
     let late: Vec<Value> = (0..2).map(|_| phone.new_session(Uuid::now_v7())).collect();
@@ -74,24 +85,17 @@ async fn a_backup_taken_while_serving_restores_into_a_new_epoch_of_the_log() {
     std::fs::write(&junk, "not a database").unwrap();
     let app = app
         .restart_with(|_| {
-            let out = asa_server(&store, &["restore", junk.to_str().unwrap()]);
-            assert!(!out.status.success());
-            let said = String::from_utf8_lossy(&out.stderr);
-            assert!(said.contains("is not a backup"), "{said}");
+            fails(
+                &store,
+                &["restore", junk.to_str().unwrap()],
+                "is not a backup",
+            )
         })
         .await;
     assert_eq!(page(&app, &phone, &at_end).await["changes"], json!([]));
 
     let app = app
-        .restart_with(|_| {
-            let out = asa_server(&store, &["restore", dest.to_str().unwrap()]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(String::from_utf8_lossy(&out.stdout).contains("epoch"));
-        })
+        .restart_with(|_| succeeds(&store, &["restore", dest_arg], "epoch"))
         .await;
 
     // Both old cursors resume at the restore point; the answer says what the
