@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use chrono::FixedOffset;
 use client_sdk::{
-    Client, Collection, Config, ExportFormat, ExportRequest, FieldEdit, FieldValue, NewBeneficiary,
-    NewSession, Query, Record, SyncOptions,
+    Client, Collection, Config, ExportFormat, ExportRequest, FieldEdit, FieldValue, Key,
+    NewBeneficiary, NewSession, Query, Record, SyncOptions, SyncReport,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -127,7 +127,7 @@ fn command(
                 Ok(serde_json::Value::String(s)) => FieldValue::Text(s),
                 _ => FieldValue::Text(value),
             };
-            client.resolve(collection.collection(), id, &key, value)?;
+            client.resolve(collection.collection(), id, &Key::parse(&key), value)?;
             writeln!(out, "resolved {key} on {id}; run `asa sync` to share it")?;
         }
         Command::Rejected { command } => rejected(client, command, offset, out)?,
@@ -242,12 +242,12 @@ fn session(client: &Client, cmd: SessionCommand, out: &mut Out) -> anyhow::Resul
             edits.extend(people.map(|p| FieldEdit::new("people_helped", p)));
             edits.extend(
                 link.iter()
-                    .map(|b| FieldEdit::new(format!("beneficiary_ids/{b}"), true)),
+                    .map(|b| FieldEdit::new(Key::member("beneficiary_ids", *b), true)),
             );
             edits.extend(
                 unlink
                     .iter()
-                    .map(|b| FieldEdit::new(format!("beneficiary_ids/{b}"), false)),
+                    .map(|b| FieldEdit::new(Key::member("beneficiary_ids", *b), false)),
             );
             if edits.is_empty() {
                 bail!(
@@ -313,7 +313,7 @@ fn sync(client: &Client, budget: Option<u64>, out: &mut Out) -> anyhow::Result<(
     let options = SyncOptions {
         byte_budget: budget,
     };
-    let result = client.sync_with(&options, &mut |r| {
+    let result = client.sync_with(&options, &|r: &SyncReport| {
         bar.set_message(format!(
             "pushed {} pulled {} ({} B sent, {} B received)",
             r.pushed, r.pulled, r.bytes_sent, r.bytes_received
@@ -325,7 +325,11 @@ fn sync(client: &Client, budget: Option<u64>, out: &mut Out) -> anyhow::Result<(
         out,
         "pushed {} acked {} rejected {} pulled {} conflicts {} pending {} bytes_sent {} bytes_received {}{}",
         r.pushed, r.acked, r.rejected, r.pulled, r.conflicts, r.pending, r.bytes_sent, r.bytes_received,
-        if r.budget_exhausted { " (budget spent; run sync again to continue)" } else { "" }
+        match (r.budget_exhausted, r.more_to_pull) {
+            (false, _) => String::new(),
+            (true, true) => format!(" (budget spent: {} to push and more to pull; run sync again to continue)", r.pending),
+            (true, false) => format!(" (budget spent: {} to push; run sync again to continue)", r.pending),
+        }
     )?;
     Ok(())
 }
@@ -402,7 +406,7 @@ fn rejected(
                     out,
                     "change {} to {} {} ({}): {}: {}",
                     r.change_id,
-                    show::plain(&r.collection),
+                    r.collection.name(),
                     r.record_id,
                     show::local_time(r.written_at_ms, offset),
                     show::plain(&r.code),

@@ -14,9 +14,9 @@ use chrono::FixedOffset;
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use client_sdk::sync_core::schema::{Kind, HELP_TYPES, OUTCOMES};
-use client_sdk::sync_core::Field;
 use client_sdk::Collection;
+use sync_core::schema::{Kind, HELP_TYPES, OUTCOMES};
+use sync_core::Field;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -91,7 +91,8 @@ pub enum Command {
     Beneficiary(BeneficiaryCommand),
     /// Push pending changes, then pull everything new.
     Sync {
-        /// Stop cleanly between batches once this many bytes went both ways.
+        /// Spend at most this many bytes both ways: stop before a batch or
+        /// page that would cross it.
         ///
         /// Bytes are request and response bodies as sent (compressed); the next
         /// `asa sync` carries on where this one stopped.
@@ -308,7 +309,7 @@ impl Origins {
 }
 
 /// The range sync-core allows for a key, for help texts.
-fn int_range(collection: Collection, field: Field) -> String {
+fn int_range(collection: sync_core::Collection, field: Field) -> String {
     collection
         .fields()
         .iter()
@@ -325,28 +326,28 @@ fn int_range(collection: Collection, field: Field) -> String {
 fn duration_help() -> String {
     format!(
         "How long the session took, in minutes ({})",
-        int_range(Collection::Sessions, Field::DurationMin)
+        int_range(sync_core::Collection::Sessions, Field::DurationMin)
     )
 }
 
 fn people_help() -> String {
     format!(
         "How many people were helped ({})",
-        int_range(Collection::Sessions, Field::PeopleHelped)
+        int_range(sync_core::Collection::Sessions, Field::PeopleHelped)
     )
 }
 
 fn notes_help() -> String {
     format!(
         "Free text ({} characters)",
-        int_range(Collection::Sessions, Field::Notes)
+        int_range(sync_core::Collection::Sessions, Field::Notes)
     )
 }
 
 fn name_help() -> String {
     format!(
         "The person's name ({} characters)",
-        int_range(Collection::Beneficiaries, Field::DisplayName)
+        int_range(sync_core::Collection::Beneficiaries, Field::DisplayName)
     )
 }
 

@@ -66,7 +66,9 @@ pub fn value(v: &FieldValue) -> String {
         FieldValue::Null => "null".into(),
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Int(i) => i.to_string(),
+        FieldValue::Float(f) => f.to_string(),
         FieldValue::Text(s) => serde_json::Value::String(s.clone()).to_string(),
+        FieldValue::Json(text) => plain(text),
     }
 }
 

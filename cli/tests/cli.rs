@@ -465,10 +465,10 @@ fn every_option_says_what_it_takes() {
         }
     }
     let add = help(&["session", "add"]);
-    for help_type in client_sdk::sync_core::schema::HELP_TYPES {
+    for help_type in sync_core::schema::HELP_TYPES {
         assert!(add.contains(help_type), "{help_type}: {add}");
     }
-    for outcome in client_sdk::sync_core::schema::OUTCOMES {
+    for outcome in sync_core::schema::OUTCOMES {
         assert!(add.contains(outcome), "{outcome}: {add}");
     }
     assert!(

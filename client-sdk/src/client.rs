@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use reqwest::{Method, StatusCode};
 use rusqlite::Connection;
 use sync_core::wire::{LoginRequest, RefreshRequest, TokenResponse};
-use sync_core::{Clock, Hlc, HlcClock, Node, Role, SystemClock};
+use sync_core::{Clock, Hlc, HlcClock, Node, SystemClock};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, StepExt};
 use crate::http::{Config, Http, Meter, Request, Response};
 use crate::store;
-use crate::types::UserInfo;
+use crate::types::{Role, UserInfo};
 
 /// The SDK: a local store plus a sync client, safe to share between threads.
 ///
@@ -231,7 +231,7 @@ impl Client {
             } else {
                 tokens.user.display_name.clone()
             },
-            role: tokens.user.role,
+            role: Role::from_core(tokens.user.role),
             centre_id: tokens.user.centre_id.clone(),
             centre_name,
         };
@@ -375,7 +375,7 @@ impl Client {
 fn user_to_json(user: &UserInfo) -> String {
     serde_json::json!({
         "id": user.id, "username": user.username, "display_name": user.display_name,
-        "role": user.role, "centre_id": user.centre_id, "centre_name": user.centre_name,
+        "role": user.role.name(), "centre_id": user.centre_id, "centre_name": user.centre_name,
     })
     .to_string()
 }
@@ -387,7 +387,7 @@ fn user_from_json(json: &str) -> Result<UserInfo> {
         username: String,
         #[serde(default)]
         display_name: String,
-        role: Role,
+        role: sync_core::Role,
         centre_id: Option<String>,
         #[serde(default)]
         centre_name: Option<String>,
@@ -402,7 +402,7 @@ fn user_from_json(json: &str) -> Result<UserInfo> {
         },
         id: s.id,
         username: s.username,
-        role: s.role,
+        role: Role::from_core(s.role),
         centre_id: s.centre_id,
         centre_name: s.centre_name,
     })

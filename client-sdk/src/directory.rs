@@ -10,9 +10,9 @@
 
 use std::collections::HashSet;
 
+use crate::types::Role;
 use reqwest::{Method, StatusCode};
 use sync_core::wire::UsersPage;
-use sync_core::Role;
 use uuid::Uuid;
 
 use crate::client::Client;

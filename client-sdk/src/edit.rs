@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 use sync_core::wire::WriteDto;
-use sync_core::{check_against_state, Change, ChangeDto, Collection, Field, Key, Principal, Rules};
+use sync_core::{check_against_state, Change, ChangeDto, Field, Principal, Rules};
 use uuid::Uuid;
 
 use crate::client::{Client, META_HLC, META_NEXT_SEQ};
 use crate::error::{Error, Result, StepExt};
 use crate::store;
-use crate::types::{FieldEdit, FieldValue, NewBeneficiary, NewSession};
+use crate::types::{Collection, FieldEdit, FieldValue, Key, NewBeneficiary, NewSession};
 
 impl Client {
     /// Records a new help session by the signed-in user; returns its id.
@@ -69,8 +69,8 @@ impl Client {
     pub fn edit(&self, collection: Collection, id: Uuid, edits: &[FieldEdit]) -> Result<()> {
         let writes = edits
             .iter()
-            .map(|e| (e.key.clone(), e.value.to_json()))
-            .collect();
+            .map(|e| Ok((wire_key(&e.key)?, e.value.to_json())))
+            .collect::<Result<_>>()?;
         self.save(collection, id, writes, false)
     }
 
@@ -81,7 +81,7 @@ impl Client {
 
     /// Links (or unlinks) a beneficiary to a session.
     pub fn link_beneficiary(&self, session: Uuid, beneficiary: Uuid, linked: bool) -> Result<()> {
-        let key = Key::member(Field::BeneficiaryIds, beneficiary).to_string();
+        let key = Key::member(Field::BeneficiaryIds.name(), beneficiary);
         self.edit(
             Collection::Sessions,
             session,
@@ -95,26 +95,22 @@ impl Client {
         &self,
         collection: Collection,
         id: Uuid,
-        key: &str,
+        key: &Key,
         value: FieldValue,
     ) -> Result<()> {
-        let state = store::load_state(&self.lock().conn, collection, id)?;
-        let in_conflict = Key::parse(collection, key)
+        let state = store::load_state(&self.lock().conn, collection.core(), id)?;
+        let wire = wire_key(key)?;
+        let in_conflict = sync_core::Key::parse(collection.core(), &wire)
             .and_then(|(k, _)| state.register(&k))
             .is_some_and(|r| r.in_conflict());
         if !in_conflict {
             return Err(Error::NoConflict {
-                collection: collection.name().to_owned(),
+                collection,
                 id,
-                key: key.to_owned(),
+                key: key.clone(),
             });
         }
-        self.save(
-            collection,
-            id,
-            vec![(key.to_owned(), value.to_json())],
-            false,
-        )
+        self.save(collection, id, vec![(wire, value.to_json())], false)
     }
 
     /// The one path every local edit takes; see the module docs.
@@ -125,6 +121,7 @@ impl Client {
         writes: Vec<(String, Json)>,
         create: bool,
     ) -> Result<()> {
+        let collection = collection.core();
         let now = self.clock.now_ms();
         let mut guard = self.lock();
         let local = &mut *guard;
@@ -134,7 +131,7 @@ impl Client {
         let mut state = store::load_state(&tx, collection, id)?;
         if !create && state.is_empty() {
             return Err(Error::NotFound {
-                collection: collection.name().to_owned(),
+                collection: Collection::from_core(collection),
                 id,
             });
         }
@@ -168,7 +165,7 @@ impl Client {
                 .collect::<BTreeMap<_, _>>(),
             author: None,
         };
-        let decoded = Change::decode(&dto, user.id, &rules)?;
+        let decoded = Change::decode(&dto, user.id, &rules).map_err(Error::invalid)?;
         // The base of each write is every head this device shows for the key.
         let writes = decoded
             .writes
@@ -176,7 +173,7 @@ impl Client {
             .map(|w| state.resolve(w.key, w.value.clone()))
             .collect();
         let change = Change { writes, ..decoded };
-        check_against_state(&change, Some(&state))?;
+        check_against_state(&change, Some(&state)).map_err(Error::invalid)?;
         check_access(&user_principal(&user), &change, &state)?;
         state.apply(&change);
         store::save_state(&tx, collection, id, &state)?;
@@ -191,10 +188,24 @@ impl Client {
     }
 }
 
+/// A key as the wire writes it. A field's name never holds a `/`: set
+/// members are written as [`Key::Member`], not spelled out by hand.
+fn wire_key(key: &Key) -> Result<String> {
+    match key {
+        Key::Field(name) if name.contains('/') => Err(Error::Invalid {
+            code: "unknown_field".to_owned(),
+            detail: format!(
+                "`{name}` is not a field; write a set member as Key::Member {{ set, id }}"
+            ),
+        }),
+        key => Ok(key.to_string()),
+    }
+}
+
 fn user_principal(user: &crate::types::UserInfo) -> Principal {
     Principal {
         user_id: user.id,
-        role: user.role,
+        role: user.role.core(),
         centre_id: user.centre_id.clone(),
     }
 }
@@ -211,7 +222,7 @@ fn check_access(
         change
             .writes
             .iter()
-            .find(|w| w.key == Key::field(field))
+            .find(|w| w.key == sync_core::Key::field(field))
             .and_then(|w| w.value.as_str())
     };
     // `state` already holds nothing of this change: it is applied after.

@@ -1,24 +1,30 @@
-//! The SDK's typed errors: every failure a caller can see, as an enum to match on.
+//! The SDK's typed errors: every failure a caller can see, as an enum to
+//! match on, each with a stable [`Error::code`].
 
-use sync_core::ChangeError;
+use crate::types::{Collection, Key};
 
 /// Everything that can go wrong in an SDK call.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The edit breaks a rule of the protocol; nothing was stored.
-    #[error("invalid edit ({code}): {0}", code = .0.code())]
-    Invalid(#[from] ChangeError),
+    /// The edit breaks a rule of the protocol; nothing was stored. `code` is
+    /// the protocol's rejection code (`out_of_range`, `consent_required`, ...),
+    /// the same one the server would answer.
+    #[error("invalid edit ({code}): {detail}")]
+    Invalid { code: String, detail: String },
     /// The signed-in user may not make this edit; nothing was stored.
     #[error("you may not edit this record: {0}")]
     Forbidden(String),
     #[error("no {collection} record {id} on this device")]
-    NotFound { collection: String, id: uuid::Uuid },
+    NotFound {
+        collection: Collection,
+        id: uuid::Uuid,
+    },
     #[error("`{key}` is not in conflict on {collection} {id}")]
     NoConflict {
-        collection: String,
+        collection: Collection,
         id: uuid::Uuid,
-        key: String,
+        key: Key,
     },
     #[error("this device is not logged in; log in first")]
     NotLoggedIn,
@@ -52,12 +58,9 @@ pub enum Error {
     /// The server answered something that does not follow the protocol.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
-    #[error("local database error while {step}: {source}")]
-    Database {
-        step: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// The device's SQLite database failed (a full disk, a damaged file).
+    #[error("local database error while {step}: {detail}")]
+    Database { step: &'static str, detail: String },
     #[error("local database file is newer than this app (version {found}, this app knows {known}); update the app")]
     DatabaseTooNew { found: i64, known: i64 },
     #[error("local data is corrupt: {0}")]
@@ -72,6 +75,40 @@ pub enum Error {
 }
 
 impl Error {
+    /// The stable code of the error, for programs to branch on: the
+    /// protocol's or the server's code where there is one (`out_of_range`,
+    /// `token_revoked`, `rate_limited`, ...), else the SDK's own
+    /// (`not_logged_in`, `unreachable`, ...).
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Invalid { code, .. }
+            | Error::LoginRequired { code }
+            | Error::AccessRevoked { code }
+            | Error::Server { code, .. } => code,
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound { .. } => "not_found",
+            Error::NoConflict { .. } => "no_conflict",
+            Error::NotLoggedIn => "not_logged_in",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::AccountDisabled => "account_disabled",
+            Error::InvalidServerUrl { .. } => "invalid_server_url",
+            Error::Unreachable { .. } => "unreachable",
+            Error::Protocol(_) => "protocol",
+            Error::Database { .. } => "database",
+            Error::DatabaseTooNew { .. } => "database_too_new",
+            Error::Corrupt(_) => "corrupt",
+            Error::FileAccess { .. } => "file_access",
+        }
+    }
+
+    /// An edit that breaks a rule of sync-core.
+    pub(crate) fn invalid(e: sync_core::ChangeError) -> Error {
+        Error::Invalid {
+            code: e.code().to_owned(),
+            detail: e.to_string(),
+        }
+    }
+
     /// Whether the same call may succeed later without the user doing
     /// anything: the network or the server was unavailable.
     pub fn is_retryable(&self) -> bool {
@@ -92,6 +129,9 @@ pub(crate) trait StepExt<T> {
 
 impl<T> StepExt<T> for rusqlite::Result<T> {
     fn step(self, step: &'static str) -> Result<T> {
-        self.map_err(|source| Error::Database { step, source })
+        self.map_err(|e| Error::Database {
+            step,
+            detail: e.to_string(),
+        })
     }
 }

@@ -2,13 +2,12 @@
 
 use reqwest::{Method, StatusCode};
 use sync_core::wire::RecordsPage;
-use sync_core::Collection;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::http::Meter;
 use crate::sync::encode_query;
-use crate::types::ExportFormat;
+use crate::types::{Collection, ExportFormat};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 

@@ -110,16 +110,30 @@ impl Response {
     }
 }
 
-/// Bytes that crossed the link, bodies only (HTTP headers are not counted).
+/// Bytes that crossed the link, bodies only (HTTP headers are not counted),
+/// and the budget they must stay within, if any.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Meter {
     pub sent: u64,
     pub received: u64,
+    pub ceiling: Option<u64>,
 }
 
 impl Meter {
+    pub fn within(ceiling: Option<u64>) -> Meter {
+        Meter {
+            ceiling,
+            ..Meter::default()
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.sent + self.received
+    }
+
+    /// The bytes left under the ceiling (`None`: no ceiling).
+    pub fn room(&self) -> Option<u64> {
+        self.ceiling.map(|c| c.saturating_sub(self.total()))
     }
 }
 
@@ -149,7 +163,8 @@ impl Http {
 
     /// Sends a request, retrying network errors, 5xx, 429 and 503. Returns the
     /// final answer whatever its status; bytes of failed attempts are added to
-    /// `spent` so budgets see them too.
+    /// `spent` so budgets see them too, and no attempt is retried when its
+    /// body would not fit under `spent`'s ceiling.
     pub fn send(&self, req: &Request<'_>, spent: &mut Meter) -> Result<Response> {
         let body = match (&req.body, self.config.gzip) {
             (Some(raw), true) => Some(gzip(raw)?),
@@ -212,6 +227,14 @@ impl Http {
                 }
             };
             if attempt < attempts {
+                if spent.room().is_some_and(|room| room < sent) {
+                    return Err(Error::Unreachable {
+                        attempts: attempt,
+                        reason: format!(
+                            "{last_reason}; the data budget leaves no room to try again"
+                        ),
+                    });
+                }
                 std::thread::sleep(wait.min(Duration::from_millis(self.config.backoff_max_ms)));
             }
         }

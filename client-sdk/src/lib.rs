@@ -22,10 +22,16 @@ pub use client::Client;
 pub use error::{Error, Result};
 pub use export::ExportRequest;
 pub use http::Config;
-pub use sync_core;
-pub use sync_core::{ChangeError, Clock, ManualClock, Role, SystemClock};
+pub use sync::SyncObserver;
+/// The clock the SDK stamps edits with: the system's, or one a test or a
+/// simulation moves by hand (`Client::open_with_clock`).
+pub use sync_core::{Clock, ManualClock, SystemClock};
+/// The help types a session may record (`help_type`), in the schema's order.
+pub const HELP_TYPES: &[&str] = sync_core::schema::HELP_TYPES;
+/// The outcomes a session may record (`outcome`), in the schema's order.
+pub const OUTCOMES: &[&str] = sync_core::schema::OUTCOMES;
 pub use types::{
-    Collection, Conflict, ConflictHead, ExportFormat, FieldEdit, FieldValue, KnownUser,
-    NewBeneficiary, NewSession, Query, Record, RejectedChange, SyncOptions, SyncReport, SyncStatus,
-    UserInfo,
+    Collection, Conflict, ConflictHead, ExportFormat, FieldEdit, FieldValue, Key, KnownUser,
+    NewBeneficiary, NewSession, Query, Record, RejectedChange, Role, SyncOptions, SyncReport,
+    SyncStatus, UnreadableChange, UserInfo,
 };

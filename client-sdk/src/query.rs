@@ -3,26 +3,26 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use rusqlite::Connection;
 use sync_core::wire::RecordDto;
-use sync_core::Collection;
 use uuid::Uuid;
 
 use crate::client::Client;
-use crate::error::{Error, Result, StepExt};
-use crate::store;
+use crate::error::{Error, Result};
+use crate::store::{self, Table};
 use crate::types::{
-    Conflict, ConflictHead, FieldValue, KnownUser, Query, Record, RejectedChange, SyncStatus,
+    Collection, Conflict, ConflictHead, FieldValue, Key, KnownUser, Query, Record, RejectedChange,
+    SyncStatus, UnreadableChange,
 };
 
 impl Client {
     /// Records of a collection as merged on this device (unsynced edits included).
     pub fn records(&self, collection: Collection, query: &Query) -> Result<Vec<Record>> {
         let local = self.lock();
-        let pending = record_ids(&local.conn, "outbox", collection)?;
-        let rejected = record_ids(&local.conn, "rejected", collection)?;
+        let pending = store::records_with_changes(&local.conn, Table::Outbox, collection.core())?;
+        let rejected =
+            store::records_with_changes(&local.conn, Table::Rejected, collection.core())?;
         let mut out = Vec::new();
-        for json in store::rendered(&local.conn, collection, query.conflicts_only)? {
+        for json in store::rendered(&local.conn, collection.core(), query.conflicts_only)? {
             let record = to_record(collection, &json, &pending, &rejected)?;
             if keep(&record, query) {
                 out.push(record);
@@ -34,28 +34,28 @@ impl Client {
     /// One record, or `None` when this device has never seen it.
     pub fn record(&self, collection: Collection, id: Uuid) -> Result<Option<Record>> {
         let local = self.lock();
-        let Some(json) = store::rendered_one(&local.conn, collection, id)? else {
+        let Some(json) = store::rendered_one(&local.conn, collection.core(), id)? else {
             return Ok(None);
         };
         let ids = |table| -> Result<HashSet<Uuid>> {
-            let has = store::has_change_for(&local.conn, table, collection, id)?;
+            let has = store::has_change_for(&local.conn, table, collection.core(), id)?;
             Ok(if has {
                 HashSet::from([id])
             } else {
                 HashSet::new()
             })
         };
-        let pending = ids(store::Table::Outbox)?;
-        let rejected = ids(store::Table::Rejected)?;
+        let pending = ids(Table::Outbox)?;
+        let rejected = ids(Table::Rejected)?;
         to_record(collection, &json, &pending, &rejected).map(Some)
     }
 
     /// Where a record stands with the server.
     pub fn status(&self, collection: Collection, id: Uuid) -> Result<SyncStatus> {
         let local = self.lock();
-        if store::has_change_for(&local.conn, store::Table::Rejected, collection, id)? {
+        if store::has_change_for(&local.conn, Table::Rejected, collection.core(), id)? {
             Ok(SyncStatus::Rejected)
-        } else if store::has_change_for(&local.conn, store::Table::Outbox, collection, id)? {
+        } else if store::has_change_for(&local.conn, Table::Outbox, collection.core(), id)? {
             Ok(SyncStatus::Pending)
         } else {
             Ok(SyncStatus::Synced)
@@ -96,24 +96,17 @@ impl Client {
         store::known_users(&self.lock().conn)
     }
 
+    /// Changes pulled from the server that this SDK could not read: kept
+    /// aside, merged into nothing (a newer app version reads them again
+    /// after a resync). Show them to the user as "update the app".
+    pub fn unreadable(&self) -> Result<Vec<UnreadableChange>> {
+        store::unreadable(&self.lock().conn)
+    }
+
     /// Changes waiting to be pushed.
     pub fn pending_count(&self) -> Result<u64> {
         store::outbox_len(&self.lock().conn)
     }
-}
-
-fn record_ids(conn: &Connection, table: &str, collection: Collection) -> Result<HashSet<Uuid>> {
-    let sql = format!("SELECT DISTINCT \"record_id\" FROM \"{table}\" WHERE \"collection\" = ?1");
-    let mut stmt = conn.prepare_cached(&sql).step("reading sync status")?;
-    let rows = stmt
-        .query_map([collection.name()], |r| r.get::<_, String>(0))
-        .step("reading sync status")?;
-    let mut out = HashSet::new();
-    for row in rows {
-        let id = row.step("reading sync status")?;
-        out.insert(Uuid::parse_str(&id).map_err(|e| Error::Corrupt(format!("record id: {e}")))?);
-    }
-    Ok(out)
 }
 
 fn to_record(
@@ -137,7 +130,7 @@ fn to_record(
         .map(|c| Conflict {
             collection,
             record_id: dto.id,
-            key: c.key.clone(),
+            key: Key::parse(&c.key),
             heads: c
                 .heads
                 .iter()

@@ -4,19 +4,22 @@
 //! the outbox is trimmed only up to the server's `acked_seq` (a resent batch
 //! comes back as `duplicate`), and a pulled page is applied together with its
 //! cursor (a page pulled twice merges to the same state anyway).
+//!
+//! A byte budget is a ceiling: a batch is made smaller until its request and
+//! the answer it can expect fit in what is left, and a pull asks for a page
+//! of at most what is left (`max_bytes`, contract section 9).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use reqwest::{Method, StatusCode};
-use sync_core::{
-    Change, ChangeDto, Collection, PullResponse, PushResponse, PushStatus, RecordState, Rules,
-};
+use serde_json::value::RawValue;
+use sync_core::{Change, ChangeDto, PullResponse, PushResponse, PushStatus, RecordState, Rules};
 use uuid::Uuid;
 
 use crate::client::{Client, META_CURSOR, META_HLC, META_RESYNC};
 use crate::error::{Error, Result, StepExt};
-use crate::http::Meter;
+use crate::http::{gzip, Meter};
 use crate::store;
 use crate::types::{SyncOptions, SyncReport};
 
@@ -24,36 +27,79 @@ use crate::types::{SyncOptions, SyncReport};
 /// device does not re-judge them by its own idea of the current year.
 const PULL_RULES: Rules = Rules { current_year: 9999 };
 
+/// The most a push answer takes: its envelope, and per change its id and
+/// status (a rejection's detail is rarely longer than this allows).
+const PUSH_ANSWER_BYTES: u64 = 160;
+const PUSH_ANSWER_BYTES_PER_CHANGE: u64 = 96;
+
+/// Under a budget, a pull is not started with less room than this: a page
+/// holds at least one change whatever `max_bytes` says, and one change is
+/// rarely larger.
+const PULL_MIN_ROOM: u64 = 1024;
+
+/// What gzip may add to a page the server could not make smaller: its
+/// header and trailer, and deflate's stored blocks.
+const GZIP_OVERHEAD: u64 = 64;
+
+/// Under a budget, the user directory is refreshed only with this much room
+/// left; otherwise a later sync does it.
+const DIRECTORY_MIN_ROOM: u64 = 32 * 1024;
+
+/// Told how a sync goes, after every pushed batch and pulled page.
+///
+/// Called on the thread that called [`Client::sync_with`], between two
+/// steps; a slow observer slows the sync, it cannot break it.
+pub trait SyncObserver {
+    /// The running report of the sync so far.
+    fn progress(&self, report: &SyncReport);
+}
+
+impl<F: Fn(&SyncReport)> SyncObserver for F {
+    fn progress(&self, report: &SyncReport) {
+        self(report)
+    }
+}
+
 impl Client {
     /// Pushes every pending change, then pulls everything new.
     pub fn sync(&self) -> Result<SyncReport> {
-        self.sync_with(&SyncOptions::default(), &mut |_| {})
+        self.sync_with(&SyncOptions::default(), &|_: &SyncReport| {})
     }
 
-    /// [`Client::sync`] with a byte budget, calling `progress` after every
-    /// batch and page with the running report.
+    /// [`Client::sync`] with a byte budget, telling `observer` the running
+    /// report after every batch and page.
+    ///
+    /// With `byte_budget`, the request and response bodies of the whole
+    /// sync stay within it: the sync stops before a batch or page that
+    /// would cross it, sets `budget_exhausted`, and says what is left
+    /// (`pending` changes to push, `more_to_pull`). The next sync goes on
+    /// from there.
     pub fn sync_with(
         &self,
         options: &SyncOptions,
-        progress: &mut dyn FnMut(&SyncReport),
+        observer: &dyn SyncObserver,
     ) -> Result<SyncReport> {
         let _one_sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut report = SyncReport::default();
-        let mut meter = Meter::default();
-        let spent = |m: &Meter| options.byte_budget.is_some_and(|b| m.total() >= b);
+        // Until a last page says otherwise, there may be more to pull.
+        let mut report = SyncReport {
+            more_to_pull: true,
+            ..SyncReport::default()
+        };
+        let mut meter = Meter::within(options.byte_budget);
         let mut batch_size = self.http.config().batch_size.clamp(1, 1000);
         let mut done_pushing = false;
         let mut authors = HashSet::new();
+        let show = |report: &mut SyncReport, meter: &Meter| {
+            report.bytes_sent = meter.sent;
+            report.bytes_received = meter.received;
+            observer.progress(report);
+        };
         // A second round only when a pull said the server was restored and
         // changes went back to the outbox.
         for _round in 0..2 {
             let resent = report.resent_after_restore;
             done_pushing = false;
             while !done_pushing {
-                if spent(&meter) {
-                    report.budget_exhausted = true;
-                    break;
-                }
                 match self.push_batch(batch_size, &mut meter, &mut report)? {
                     Pushed::Nothing => done_pushing = true,
                     // The outbox cannot go on past a gap that only a
@@ -61,46 +107,38 @@ impl Client {
                     Pushed::Stuck => done_pushing = true,
                     Pushed::Batch => {}
                     Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
+                    Pushed::OverBudget => {
+                        report.budget_exhausted = true;
+                        break;
+                    }
                 }
-                report.bytes_sent = meter.sent;
-                report.bytes_received = meter.received;
-                progress(&report);
+                show(&mut report, &meter);
             }
             if !done_pushing {
                 break;
             }
-            loop {
-                if spent(&meter) {
+            report.more_to_pull = true;
+            while report.more_to_pull {
+                if meter.room().is_some_and(|room| room < PULL_MIN_ROOM) {
                     report.budget_exhausted = true;
                     break;
                 }
-                let more = self.pull_page(&mut meter, &mut report, &mut authors)?;
-                report.bytes_sent = meter.sent;
-                report.bytes_received = meter.received;
-                progress(&report);
-                if !more {
-                    break;
-                }
+                report.more_to_pull = self.pull_page(&mut meter, &mut report, &mut authors)?;
+                show(&mut report, &meter);
             }
             if report.budget_exhausted || report.resent_after_restore == resent {
                 break;
             }
         }
-        if done_pushing && !report.budget_exhausted && !spent(&meter) {
+        let room_for_directory = meter.room().is_none_or(|room| room >= DIRECTORY_MIN_ROOM);
+        if done_pushing && !report.budget_exhausted && room_for_directory {
             self.refresh_directory(&authors, &mut meter)?;
             report.bytes_sent = meter.sent;
             report.bytes_received = meter.received;
         }
         let local = self.lock();
         report.pending = store::outbox_len(&local.conn)?;
-        report.conflicts = local
-            .conn
-            .query_row(
-                "SELECT COALESCE(SUM(\"conflicts\"), 0) FROM \"records\"",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .step("counting conflicts")? as u64;
+        report.conflicts = store::conflict_count(&local.conn)?;
         Ok(report)
     }
 
@@ -110,32 +148,41 @@ impl Client {
         meter: &mut Meter,
         report: &mut SyncReport,
     ) -> Result<Pushed> {
-        let (batch, device_id) = {
+        let (mut batch, device_id) = {
             let local = self.lock();
             (store::outbox_batch(&local.conn, size)?, local.device_id)
         };
-        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+        if batch.is_empty() {
             return Ok(Pushed::Nothing);
-        };
-        let (first_seq, last_seq) = (first.device_seq, last.device_seq);
-        // The stored bodies are already wire JSON: join them rather than re-encode.
+        }
         let device_time = chrono::DateTime::from_timestamp_millis(self.clock.now_ms() as i64)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut body = format!(
-            "{{\"device_id\":\"{device_id}\",\"device_time\":\"{device_time}\",\"changes\":["
-        );
-        for (i, change) in batch.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
+        // Under a budget, the batch shrinks until it and its answer fit.
+        let body = loop {
+            let body = push_body(device_id, &device_time, &batch)?;
+            let Some(room) = meter.room() else {
+                break body;
+            };
+            let on_wire = if self.http.config().gzip {
+                gzip(&body)?.len() as u64
+            } else {
+                body.len() as u64
+            };
+            let answer = PUSH_ANSWER_BYTES + PUSH_ANSWER_BYTES_PER_CHANGE * batch.len() as u64;
+            if on_wire + answer <= room {
+                break body;
             }
-            body.push_str(&change.body);
-        }
-        body.push_str("]}");
+            if batch.len() == 1 {
+                return Ok(Pushed::OverBudget);
+            }
+            batch.truncate(batch.len() / 2);
+        };
+        let (first_seq, last_seq) = (batch[0].device_seq, batch[batch.len() - 1].device_seq);
         let response = self.call(
             Method::POST,
             "/v1/sync/push",
-            Some(body.into_bytes()),
+            Some(body),
             "application/json",
             meter,
         )?;
@@ -180,13 +227,9 @@ impl Client {
                 answer.acked_seq
             )));
         }
-        let seqs: HashMap<String, u64> = batch
+        let seqs: HashMap<&str, u64> = batch
             .iter()
-            .filter_map(|c| {
-                serde_json::from_str::<ChangeDto>(&c.body)
-                    .ok()
-                    .map(|d| (d.id, d.device_seq))
-            })
+            .map(|c| (c.change_id.as_str(), c.device_seq))
             .collect();
         let now = self.clock.now_ms();
         let mut guard = self.lock();
@@ -194,7 +237,7 @@ impl Client {
         let mut clock = local.hlc.clone();
         let tx = Client::begin(&mut local.conn, &mut clock, "starting to record a push")?;
         for result in &answer.results {
-            let Some(&seq) = seqs.get(&result.id) else {
+            let Some(&seq) = seqs.get(result.id.as_str()) else {
                 continue;
             };
             if result.status == PushStatus::Rejected && seq <= answer.acked_seq {
@@ -241,8 +284,14 @@ impl Client {
         // Pulling again from the beginning, the device asks for its own
         // changes too: it dropped them with the rest of its pulled data.
         let own = if resyncing { "&include_own=true" } else { "" };
+        // The server measures the page before compressing it; gzip makes
+        // it smaller, but for its overhead on a page that does not shrink.
+        let max_bytes = match meter.room() {
+            Some(room) => format!("&max_bytes={}", room.saturating_sub(GZIP_OVERHEAD).max(1)),
+            None => String::new(),
+        };
         let path = format!(
-            "/v1/sync/pull?cursor={}&limit={limit}{own}",
+            "/v1/sync/pull?cursor={}&limit={limit}{own}{max_bytes}",
             encode_query(&cursor)
         );
         let response = self.call(Method::GET, &path, None, "application/json", meter)?;
@@ -260,7 +309,7 @@ impl Client {
         let local = &mut *guard;
         let mut clock = local.hlc.clone();
         let tx = Client::begin(&mut local.conn, &mut clock, "starting to apply a page")?;
-        let mut touched: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
+        let mut touched: HashMap<(sync_core::Collection, Uuid), RecordState> = HashMap::new();
         for dto in &page.changes {
             authors.extend(dto.author);
             // Keys of a newer protocol are kept in the record's merge state,
@@ -275,6 +324,7 @@ impl Client {
                 Err((code, detail)) => {
                     let body = serde_json::to_string(dto).unwrap_or_default();
                     store::keep_unreadable(&tx, &dto.id.to_string(), code, &detail, &body)?;
+                    report.unreadable += 1;
                     continue;
                 }
             };
@@ -326,11 +376,11 @@ impl Client {
         let mut clock = local.hlc.clone();
         let tx = Client::begin(&mut local.conn, &mut clock, "starting a resync")?;
         store::drop_records(&tx)?;
-        let mut states: HashMap<(Collection, Uuid), RecordState> = HashMap::new();
+        let mut states: HashMap<(sync_core::Collection, Uuid), RecordState> = HashMap::new();
         for body in store::outbox_bodies(&tx)? {
             let dto: ChangeDto = serde_json::from_str(&body)
                 .map_err(|e| Error::Corrupt(format!("an outbox change: {e}")))?;
-            let change = Change::decode(&dto, user.id, &PULL_RULES)?;
+            let change = Change::decode(&dto, user.id, &PULL_RULES).map_err(Error::invalid)?;
             states
                 .entry((change.collection, change.record_id))
                 .or_default()
@@ -352,6 +402,30 @@ enum Pushed {
     TooLarge,
     /// The server was restored past what the device still keeps.
     Stuck,
+    /// Not even one change and its answer fit in what is left of the budget.
+    OverBudget,
+}
+
+/// A push request around outbox bodies, which are already wire JSON: they
+/// go in as they are stored, not decoded and encoded again.
+fn push_body(device_id: Uuid, device_time: &str, batch: &[store::Outgoing]) -> Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Push<'a> {
+        device_id: Uuid,
+        device_time: &'a str,
+        changes: Vec<&'a RawValue>,
+    }
+    let changes = batch
+        .iter()
+        .map(|c| serde_json::from_str::<&RawValue>(&c.body))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Corrupt(format!("an outbox change: {e}")))?;
+    serde_json::to_vec(&Push {
+        device_id,
+        device_time,
+        changes,
+    })
+    .map_err(|e| Error::Corrupt(format!("cannot encode a push: {e}")))
 }
 
 /// Percent-encodes a query value (the cursor is opaque to the device).

@@ -4,18 +4,148 @@
 //! Kotlin and Swift bindings can carry them as they are.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use uuid::Uuid;
 
-pub use sync_core::Collection;
+/// The two collections of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Collection {
+    /// Help sessions, one per visit a volunteer logs.
+    Sessions,
+    /// The people helped, shared within a centre.
+    Beneficiaries,
+}
+
+impl Collection {
+    pub const ALL: [Collection; 2] = [Collection::Sessions, Collection::Beneficiaries];
+
+    /// The collection's name on the wire: `sessions` or `beneficiaries`.
+    pub fn name(self) -> &'static str {
+        self.core().name()
+    }
+
+    pub(crate) fn core(self) -> sync_core::Collection {
+        match self {
+            Collection::Sessions => sync_core::Collection::Sessions,
+            Collection::Beneficiaries => sync_core::Collection::Beneficiaries,
+        }
+    }
+
+    pub(crate) fn from_core(c: sync_core::Collection) -> Collection {
+        match c {
+            sync_core::Collection::Sessions => Collection::Sessions,
+            sync_core::Collection::Beneficiaries => Collection::Beneficiaries,
+        }
+    }
+}
+
+impl fmt::Display for Collection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a user may do: a volunteer their own sessions and their centre's
+/// beneficiaries, a manager their centre, an admin everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Volunteer,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    /// The role's name on the wire: `volunteer`, `manager` or `admin`.
+    pub fn name(self) -> &'static str {
+        self.core().name()
+    }
+
+    pub(crate) fn core(self) -> sync_core::Role {
+        match self {
+            Role::Volunteer => sync_core::Role::Volunteer,
+            Role::Manager => sync_core::Role::Manager,
+            Role::Admin => sync_core::Role::Admin,
+        }
+    }
+
+    pub(crate) fn from_core(r: sync_core::Role) -> Role {
+        match r {
+            sync_core::Role::Volunteer => Role::Volunteer,
+            sync_core::Role::Manager => Role::Manager,
+            sync_core::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A key of a record: a field such as `notes`, or one member of a set, such
+/// as one beneficiary linked to a session (`Member { set: "beneficiary_ids", id }`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    Field(String),
+    Member { set: String, id: Uuid },
+}
+
+impl Key {
+    pub fn field(name: impl Into<String>) -> Key {
+        Key::Field(name.into())
+    }
+
+    pub fn member(set: impl Into<String>, id: Uuid) -> Key {
+        Key::Member {
+            set: set.into(),
+            id,
+        }
+    }
+
+    /// Reads a key as [`Key`]'s `Display` and the wire write it (`notes`,
+    /// `beneficiary_ids/<uuid>`), for a key a person typed.
+    pub fn parse(key: &str) -> Key {
+        match key.split_once('/') {
+            Some((set, id)) => match Uuid::parse_str(id) {
+                Ok(id) => Key::member(set, id),
+                Err(_) => Key::field(key),
+            },
+            None => Key::field(key),
+        }
+    }
+}
+
+/// The key as the wire writes it: `notes`, `beneficiary_ids/<uuid>`.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Field(name) => f.write_str(name),
+            Key::Member { set, id } => write!(f, "{set}/{id}"),
+        }
+    }
+}
+
+impl From<&str> for Key {
+    fn from(name: &str) -> Key {
+        Key::field(name)
+    }
+}
 
 /// A scalar a key can hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
     Null,
     Bool(bool),
     Int(i64),
+    /// A number that is not a 64-bit integer. No key of this protocol holds
+    /// one; a server of a newer protocol may send it.
+    Float(f64),
     Text(String),
+    /// A value of a kind this SDK does not know (an object or a list, from a
+    /// newer protocol), as its JSON text, kept as it was received.
+    Json(String),
 }
 
 impl FieldValue {
@@ -24,16 +154,23 @@ impl FieldValue {
             FieldValue::Null => serde_json::Value::Null,
             FieldValue::Bool(b) => serde_json::Value::Bool(*b),
             FieldValue::Int(i) => serde_json::Value::from(*i),
+            FieldValue::Float(f) => serde_json::Value::from(*f),
             FieldValue::Text(s) => serde_json::Value::String(s.clone()),
+            FieldValue::Json(text) => serde_json::from_str(text).unwrap_or_default(),
         }
     }
 
     pub(crate) fn from_json(v: &serde_json::Value) -> FieldValue {
         match v {
             serde_json::Value::Bool(b) => FieldValue::Bool(*b),
-            serde_json::Value::Number(n) => n.as_i64().map_or(FieldValue::Null, FieldValue::Int),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => FieldValue::Int(i),
+                // Without serde_json's arbitrary precision, every number is an f64.
+                None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
             serde_json::Value::String(s) => FieldValue::Text(s.clone()),
-            _ => FieldValue::Null,
+            serde_json::Value::Null => FieldValue::Null,
+            other => FieldValue::Json(other.to_string()),
         }
     }
 }
@@ -56,16 +193,16 @@ impl From<bool> for FieldValue {
     }
 }
 
-/// One key to write: a field name such as `notes`, or a set member such as
-/// `beneficiary_ids/<uuid>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One key to write: a field such as `notes` (`FieldEdit::new("notes", ...)`),
+/// or a set member (`FieldEdit::new(Key::member("beneficiary_ids", id), true)`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldEdit {
-    pub key: String,
+    pub key: Key,
     pub value: FieldValue,
 }
 
 impl FieldEdit {
-    pub fn new(key: impl Into<String>, value: impl Into<FieldValue>) -> FieldEdit {
+    pub fn new(key: impl Into<Key>, value: impl Into<FieldValue>) -> FieldEdit {
         FieldEdit {
             key: key.into(),
             value: value.into(),
@@ -111,7 +248,7 @@ pub enum SyncStatus {
 }
 
 /// A merged record as this device sees it, unsynced edits included.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub id: Uuid,
     pub collection: Collection,
@@ -165,16 +302,16 @@ impl Record {
 }
 
 /// A key whose concurrent writes hold different values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
     pub collection: Collection,
     pub record_id: Uuid,
-    pub key: String,
+    pub key: Key,
     /// Every head, the shown winner first.
     pub heads: Vec<ConflictHead>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConflictHead {
     pub value: FieldValue,
     pub hlc: String,
@@ -185,12 +322,23 @@ pub struct ConflictHead {
     pub written_at_ms: u64,
 }
 
+/// A change pulled from the server that this SDK cannot read (it breaks a
+/// rule this version knows, or comes without its author). It is kept on the
+/// device, merged into nothing, so a newer app version can read it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableChange {
+    pub change_id: String,
+    /// Why: the rule's stable code (`invalid_value`, `missing_author`, ...).
+    pub code: String,
+    pub detail: String,
+}
+
 /// One of this device's changes that the server refused, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedChange {
     pub change_id: Uuid,
     pub device_seq: u64,
-    pub collection: String,
+    pub collection: Collection,
     pub record_id: Uuid,
     /// The stable rejection code, e.g. `out_of_range`.
     pub code: String,
@@ -228,8 +376,7 @@ pub struct UserInfo {
     pub username: String,
     /// The name managers see (the username when none was given).
     pub display_name: String,
-
-    pub role: sync_core::Role,
+    pub role: Role,
     pub centre_id: Option<String>,
     /// The name of the user's centre, read from the server at login (`None`
     /// for an admin, or when the server could not say).
@@ -255,10 +402,16 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// Pulled changes whose clock was too far ahead to move this device's clock.
     pub skewed_clocks: u64,
+    /// Pulled changes this SDK could not read, kept aside
+    /// ([`crate::Client::unreadable`]).
+    pub unreadable: u64,
     /// True when the byte budget ran out before everything was exchanged.
     pub budget_exhausted: bool,
     /// Changes still in the outbox after the sync.
     pub pending: u64,
+    /// The sync ended before the server said this device had everything
+    /// (the budget ran out first): a later sync pulls the rest.
+    pub more_to_pull: bool,
     /// Times the server asked this device to drop its pulled data and pull
     /// from the beginning (the user's role or centre changed).
     pub resyncs: u64,
@@ -276,7 +429,11 @@ pub struct SyncReport {
 /// Options for one sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncOptions {
-    /// Stop cleanly between batches once this many bytes went both ways.
+    /// The most bytes of request and response bodies (as sent, compressed
+    /// when gzip is on) the sync may spend both ways together; it stops
+    /// before a batch or page that would spend more. A pulled page holds at
+    /// least one change, so a single change larger than 1 KiB can pass the
+    /// budget by its size.
     pub byte_budget: Option<u64>,
 }
 

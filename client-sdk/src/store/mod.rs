@@ -7,6 +7,7 @@
 //! as a manager's device last read it. Every function takes a `&Connection` so
 //! callers can group them in one transaction.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,7 +15,7 @@ use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, StepExt};
-use crate::types::{KnownUser, RejectedChange};
+use crate::types::{KnownUser, RejectedChange, UnreadableChange};
 
 /// The migrations, in order; `PRAGMA user_version` counts how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -203,6 +204,7 @@ pub fn rendered_one(conn: &Connection, collection: Collection, id: Uuid) -> Resu
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub device_seq: u64,
+    pub change_id: String,
     pub body: String,
 }
 
@@ -235,14 +237,15 @@ pub fn append_outbox(
 pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<Outgoing>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT \"device_seq\", \"body\" FROM \"outbox\" ORDER BY \"device_seq\" LIMIT ?1",
+            "SELECT \"device_seq\", \"change_id\", \"body\" FROM \"outbox\" ORDER BY \"device_seq\" LIMIT ?1",
         )
         .step("reading the outbox")?;
     let rows = stmt
         .query_map([limit as i64], |r| {
             Ok(Outgoing {
                 device_seq: r.get::<_, i64>(0)? as u64,
-                body: r.get(1)?,
+                change_id: r.get(1)?,
+                body: r.get(2)?,
             })
         })
         .step("reading the outbox")?;
@@ -386,7 +389,9 @@ pub fn rejected(conn: &Connection) -> Result<Vec<RejectedChange>> {
         out.push(RejectedChange {
             change_id: uuid(&id)?,
             device_seq: seq as u64,
-            collection,
+            collection: Collection::parse(&collection)
+                .map(crate::types::Collection::from_core)
+                .ok_or_else(|| Error::Corrupt(format!("rejection of collection {collection}")))?,
             record_id: uuid(&record)?,
             code,
             detail,
@@ -469,6 +474,41 @@ pub fn is_known_user(conn: &Connection, id: Uuid) -> Result<bool> {
         .step("reading the user directory")
 }
 
+/// The keys in conflict over every record on this device.
+pub fn conflict_count(conn: &Connection) -> Result<u64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(\"conflicts\"), 0) FROM \"records\"",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .step("counting conflicts")
+}
+
+/// The records of `collection` that `table` holds a change of.
+pub fn records_with_changes(
+    conn: &Connection,
+    table: Table,
+    collection: Collection,
+) -> Result<HashSet<Uuid>> {
+    let sql = match table {
+        Table::Outbox => "SELECT DISTINCT \"record_id\" FROM \"outbox\" WHERE \"collection\" = ?1",
+        Table::Rejected => {
+            "SELECT DISTINCT \"record_id\" FROM \"rejected\" WHERE \"collection\" = ?1"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql).step("reading sync status")?;
+    let rows = stmt
+        .query_map([collection.name()], |r| r.get::<_, String>(0))
+        .step("reading sync status")?;
+    let mut out = HashSet::new();
+    for row in rows {
+        let id = row.step("reading sync status")?;
+        out.insert(Uuid::parse_str(&id).map_err(|e| Error::Corrupt(format!("record id: {e}")))?);
+    }
+    Ok(out)
+}
+
 /// Whether `table` (`outbox` or `rejected`) holds a change of the record.
 pub fn has_change_for(
     conn: &Connection,
@@ -489,6 +529,26 @@ pub fn has_change_for(
 pub enum Table {
     Outbox,
     Rejected,
+}
+
+/// The pulled changes this SDK could not read, by change id.
+pub fn unreadable(conn: &Connection) -> Result<Vec<UnreadableChange>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT \"change_id\", \"code\", \"detail\" FROM \"unreadable\" ORDER BY \"change_id\"",
+        )
+        .step("listing unreadable changes")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(UnreadableChange {
+                change_id: r.get(0)?,
+                code: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })
+        .step("listing unreadable changes")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .step("listing unreadable changes")
 }
 
 /// Keeps a pulled change this SDK cannot decode, instead of dropping it.

@@ -1,7 +1,7 @@
 //! A concurrent edit shows the same conflict on every device, and one
 //! resolution clears it everywhere (the server included).
 
-use client_sdk::{Collection, Error, FieldEdit, FieldValue};
+use client_sdk::{Collection, Error, FieldEdit, FieldValue, Key};
 
 use crate::support::{new_session, sync_ok, World};
 
@@ -36,7 +36,7 @@ fn a_conflict_shows_on_every_device_and_one_resolution_clears_it_everywhere() {
     let on_m = m.conflicts().unwrap();
     assert_eq!(on_a.len(), 1);
     assert_eq!(on_a, on_m);
-    assert_eq!(on_a[0].key, "notes");
+    assert_eq!(on_a[0].key, Key::field("notes"));
     assert_eq!(on_a[0].heads.len(), 2);
     let server = world
         .rt
@@ -49,7 +49,7 @@ fn a_conflict_shows_on_every_device_and_one_resolution_clears_it_everywhere() {
         .resolve(
             Collection::Sessions,
             session,
-            "duration_min",
+            &Key::field("duration_min"),
             FieldValue::Int(5),
         )
         .unwrap_err();
@@ -58,7 +58,7 @@ fn a_conflict_shows_on_every_device_and_one_resolution_clears_it_everywhere() {
     m.resolve(
         Collection::Sessions,
         session,
-        "notes",
+        &Key::field("notes"),
         FieldValue::Text("ตกลงกันแล้ว".into()),
     )
     .unwrap();

@@ -1,7 +1,7 @@
 //! Two volunteers and a manager edit offline, then sync in every order: all
 //! three devices end with identical records.
 
-use client_sdk::{Client, Collection, FieldEdit};
+use client_sdk::{Client, Collection, FieldEdit, Key};
 
 use crate::support::{new_beneficiary, new_session, sync_ok, view, World};
 
@@ -123,7 +123,7 @@ fn converge_in_order(order: [usize; 3]) {
     assert_eq!(person.int("birth_year"), Some(1955));
     // Two concurrent phone numbers: a conflict, the same on every device.
     assert_eq!(person.conflicts.len(), 1);
-    assert_eq!(person.conflicts[0].key, "phone");
+    assert_eq!(person.conflicts[0].key, Key::field("phone"));
     assert!(
         b.record(Collection::Beneficiaries, from_b)
             .unwrap()

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use client_sdk::{ChangeError, Collection, Error, FieldEdit, Query, SyncStatus};
+use client_sdk::{Collection, Error, FieldEdit, Key, Query, SyncStatus};
 
 use crate::support::{new_beneficiary, new_session, sync_ok, World};
 
@@ -17,14 +17,14 @@ fn invalid_edits_are_typed_errors_and_store_nothing() {
     bad.village_code = "123".into();
     let err = a.create_session(&bad).unwrap_err();
     assert!(
-        matches!(&err, Error::Invalid(e) if e.code() == "invalid_value"),
+        matches!(&err, Error::Invalid { code, .. } if code == "invalid_value"),
         "{err}"
     );
     let mut no_consent = new_beneficiary("ไม่ยินยอม");
     no_consent.consent = false;
     let err = a.create_beneficiary(&no_consent).unwrap_err();
     assert!(
-        matches!(err, Error::Invalid(ChangeError::ConsentRequired)),
+        matches!(&err, Error::Invalid { code, .. } if code == "consent_required"),
         "{err}"
     );
     let id = a.create_session(&new_session("ok")).unwrap();
@@ -43,7 +43,7 @@ fn invalid_edits_are_typed_errors_and_store_nothing() {
                 }],
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{key}: {err}");
+        assert!(matches!(err, Error::Invalid { .. }), "{key}: {err}");
     }
     let missing = uuid::Uuid::now_v7();
     let err = a.delete(Collection::Sessions, missing).unwrap_err();
@@ -118,4 +118,40 @@ fn the_client_can_be_shared_between_threads_saving_while_syncing() {
     syncer.join().unwrap();
     sync_ok(&a);
     assert_eq!(world.server_changes(&boss).len(), 30);
+}
+
+/// A set member is a typed key: spelled out by hand as a field's name, it
+/// is refused, even when it names a real beneficiary.
+#[test]
+fn set_members_are_typed_keys_not_spelled_out_names() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let a = world.device(&vol);
+    let session = a.create_session(&new_session("ลิงก์")).unwrap();
+    let person = a.create_beneficiary(&new_beneficiary("สมศรี")).unwrap();
+    let spelled = format!("beneficiary_ids/{person}");
+    let err = a
+        .edit(
+            Collection::Sessions,
+            session,
+            &[FieldEdit::new(spelled.as_str(), true)],
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "unknown_field", "{err}");
+    assert_eq!(
+        a.pending_count().unwrap(),
+        2,
+        "the refused edit is not queued"
+    );
+    let member = Key::member("beneficiary_ids", person);
+    assert_eq!(member.to_string(), spelled);
+    assert_eq!(Key::parse(&spelled), member);
+    a.edit(
+        Collection::Sessions,
+        session,
+        &[FieldEdit::new(member, true)],
+    )
+    .unwrap();
+    let linked = a.record(Collection::Sessions, session).unwrap().unwrap();
+    assert_eq!(linked.members("beneficiary_ids"), [person]);
 }

@@ -118,6 +118,10 @@ pub struct PullParams {
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// End the page before its JSON passes this many bytes; a page holds at
+    /// least one change all the same, so that every pull makes progress.
+    #[param(minimum = 1)]
+    max_bytes: Option<usize>,
     /// Also return the changes this device pushed.
     #[serde(default)]
     include_own: bool,
@@ -140,6 +144,12 @@ pub async fn pull(
         return Err(ApiError::bad_request(
             ProblemCode::InvalidLimit,
             format!("limit must be between 1 and {}", settings.pull_max_limit),
+        ));
+    }
+    if params.max_bytes == Some(0) {
+        return Err(ApiError::bad_request(
+            ProblemCode::InvalidQuery,
+            "max_bytes must be at least 1",
         ));
     }
     let cursor = match params.cursor.as_deref() {
@@ -176,6 +186,7 @@ pub async fn pull(
         let page = state.store.pull(&PullQuery {
             after_seq,
             limit,
+            max_bytes: params.max_bytes,
             scope,
             exclude_device,
         })?;

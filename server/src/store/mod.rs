@@ -414,6 +414,9 @@ pub enum ReadScope {
 pub struct PullQuery {
     pub after_seq: i64,
     pub limit: usize,
+    /// End the page before its JSON would pass this many bytes (at least
+    /// one change all the same).
+    pub max_bytes: Option<usize>,
     pub scope: ReadScope,
     /// Leave out this device's own changes.
     pub exclude_device: Option<Uuid>,

@@ -31,17 +31,38 @@ pub(crate) fn split_page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {
     (rows, has_more)
 }
 
+/// The most bytes a pull page's JSON holds around its changes:
+/// `{"changes":[],"cursor":"<23 chars>","has_more":false,"acked_seq":<u64>}`.
+pub(crate) const PAGE_ENVELOPE_BYTES: usize = 96;
+
 /// A pull page from the `(seq, body)` rows after `after_seq` (fetched with
 /// [`fetch_limit`]) and the end of the log `end`, read in one snapshot with
 /// them. A last page moves the cursor to the end of the log, past changes
 /// the caller may not or need not see, so that it does not read them again.
+/// With `max_bytes`, the page ends before its JSON would pass that size,
+/// but holds at least one change, so that every pull makes progress.
 pub(crate) fn pull_page(
     rows: Vec<(i64, String)>,
     limit: usize,
+    max_bytes: Option<usize>,
     after_seq: i64,
     end: i64,
 ) -> PullPage {
-    let (rows, has_more) = split_page(rows, limit);
+    let (mut rows, mut has_more) = split_page(rows, limit);
+    if let Some(max) = max_bytes {
+        let mut size = PAGE_ENVELOPE_BYTES;
+        let fits = rows
+            .iter()
+            .position(|(_, body)| {
+                size += body.len() + 1;
+                size > max
+            })
+            .map_or(rows.len(), |first_over| first_over.max(1));
+        if fits < rows.len() {
+            rows.truncate(fits);
+            has_more = true;
+        }
+    }
     let next_after_seq = if has_more {
         rows.last().map_or(after_seq, |(seq, _)| *seq)
     } else {
@@ -257,15 +278,36 @@ mod tests {
     #[test]
     fn a_last_page_moves_the_cursor_to_the_end_of_the_log() {
         let rows = |seqs: &[i64]| seqs.iter().map(|s| (*s, s.to_string())).collect();
-        let full = pull_page(rows(&[4, 6, 9]), 2, 3, 20);
+        let full = pull_page(rows(&[4, 6, 9]), 2, None, 3, 20);
         assert_eq!(
             (full.bodies, full.next_after_seq, full.has_more),
             (vec!["4".to_owned(), "6".to_owned()], 6, true)
         );
-        let last = pull_page(rows(&[4, 6]), 2, 3, 20);
+        let last = pull_page(rows(&[4, 6]), 2, None, 3, 20);
         assert_eq!((last.next_after_seq, last.has_more), (20, false));
-        let ahead = pull_page(Vec::new(), 2, 30, 20);
+        let ahead = pull_page(Vec::new(), 2, None, 30, 20);
         assert_eq!((ahead.next_after_seq, ahead.has_more), (30, false));
+    }
+
+    #[test]
+    fn a_byte_limit_ends_the_page_early_but_never_before_its_first_change() {
+        let rows = |n: i64| (1..=n).map(|s| (s, "x".repeat(99))).collect();
+        // Envelope 96, then 100 bytes a change: three fit in 400.
+        let cut = pull_page(rows(5), 10, Some(400), 0, 50);
+        assert_eq!(
+            (cut.bodies.len(), cut.next_after_seq, cut.has_more),
+            (3, 3, true)
+        );
+        let exact = pull_page(rows(3), 10, Some(396), 0, 50);
+        assert_eq!((exact.bodies.len(), exact.has_more), (3, false));
+        let tiny = pull_page(rows(5), 10, Some(1), 0, 50);
+        assert_eq!(
+            (tiny.bodies.len(), tiny.next_after_seq, tiny.has_more),
+            (1, 1, true)
+        );
+        // A page that fits whole is a last page as before.
+        let all = pull_page(rows(2), 10, Some(10_000), 0, 50);
+        assert_eq!((all.next_after_seq, all.has_more), (50, false));
     }
 
     #[test]

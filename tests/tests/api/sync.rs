@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sync_core::{Change, ChangeDto, Replica, Rules};
 use tests::{assert_problem, TestApp};
@@ -395,6 +396,59 @@ async fn a_thousand_changes_pulled_in_pages_arrive_exactly_once() {
         .unwrap();
     assert_eq!(page["changes"], json!([]));
     assert_eq!(page["has_more"], false);
+}
+
+/// `max_bytes` (contract section 9): a page ends before its body would pass
+/// it, never before its first change, and the pages together still hold
+/// every change once.
+#[tokio::test]
+async fn a_pull_with_max_bytes_ends_its_pages_before_they_pass_it() {
+    let app = TestApp::spawn().await;
+    let mut vol = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let batch: Vec<Value> = (0..40).map(|_| vol.new_session(Uuid::now_v7())).collect();
+    app.push_ok(&vol, batch.clone()).await;
+    let max = 2_000;
+    let mut seen = HashSet::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let response = app
+            .pull(&manager, &format!("max_bytes={max}&cursor={cursor}"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.bytes().await.unwrap();
+        assert!(body.len() <= max, "a page of {} bytes", body.len());
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        let changes = page["changes"].as_array().unwrap();
+        assert!(!changes.is_empty() || page["has_more"] == json!(false));
+        for change in changes {
+            assert!(seen.insert(change["id"].as_str().unwrap().to_owned()));
+        }
+        pages += 1;
+        cursor = page["cursor"].as_str().unwrap().to_owned();
+        if page["has_more"] == json!(false) {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 40);
+    assert!(pages > 5, "{pages} pages of at most {max} bytes");
+
+    // Smaller than any change: one change a page all the same.
+    let page: Value = app
+        .pull(&manager, "max_bytes=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(page["has_more"], true);
+    assert_problem(
+        app.pull(&manager, "max_bytes=0").await,
+        400,
+        "invalid_query",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -311,6 +311,7 @@ pub(crate) fn pull_all(
             .pull(&super::PullQuery {
                 after_seq: cursor,
                 limit,
+                max_bytes: None,
                 scope: scope.clone(),
                 exclude_device: None,
             })

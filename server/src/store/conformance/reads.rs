@@ -379,6 +379,7 @@ fn pull(store: &dyn Store, scope: ReadScope, after: i64, limit: usize) -> PullPa
         .pull(&PullQuery {
             after_seq: after,
             limit,
+            max_bytes: None,
             scope,
             exclude_device: None,
         })
@@ -424,6 +425,7 @@ fn pages_of(limit: usize, scope: ReadScope, exclude_device: Option<Uuid>) -> Pul
     PullQuery {
         after_seq: 0,
         limit,
+        max_bytes: None,
         scope,
         exclude_device,
     }

@@ -178,7 +178,13 @@ pub(super) fn pull(c: &mut Client, q: &PullQuery) -> Result<PullPage, StoreError
         .iter()
         .filter_map(|r| Some((r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?)))
         .collect();
-    Ok(report::pull_page(changes, q.limit, q.after_seq, end))
+    Ok(report::pull_page(
+        changes,
+        q.limit,
+        q.max_bytes,
+        q.after_seq,
+        end,
+    ))
 }
 
 /// The conditions of a records query.

@@ -86,7 +86,13 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
     let rows = page(&tx, sql, params, "\"seq\"", q.limit, 0, |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
-    Ok(report::pull_page(rows, q.limit, q.after_seq, end))
+    Ok(report::pull_page(
+        rows,
+        q.limit,
+        q.max_bytes,
+        q.after_seq,
+        end,
+    ))
 }
 
 /// The `WHERE` conditions of a records query (after `key > ?` for paging).

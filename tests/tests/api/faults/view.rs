@@ -31,7 +31,7 @@ pub fn device_view(client: &Client) -> View {
                         .iter()
                         .map(|h| json!({"value": scalar(&h.value), "hlc": h.hlc, "author": h.author.to_string()}))
                         .collect();
-                    (c.key.clone(), heads)
+                    (c.key.to_string(), heads)
                 })
                 .collect();
             let text = canonical(
@@ -152,7 +152,9 @@ fn scalar(value: &FieldValue) -> Value {
         FieldValue::Null => Value::Null,
         FieldValue::Bool(b) => json!(b),
         FieldValue::Int(i) => json!(i),
+        FieldValue::Float(f) => json!(f),
         FieldValue::Text(s) => json!(s),
+        FieldValue::Json(text) => serde_json::from_str(text).expect("kept as JSON"),
     }
 }
 
