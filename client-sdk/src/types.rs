@@ -458,3 +458,44 @@ impl ExportFormat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_json_value_has_a_field_value_and_back() {
+        let cases = [
+            (serde_json::json!(null), FieldValue::Null),
+            (serde_json::json!(true), FieldValue::Bool(true)),
+            (serde_json::json!(-7), FieldValue::Int(-7)),
+            (serde_json::json!(2.5), FieldValue::Float(2.5)),
+            (
+                serde_json::json!(u64::MAX),
+                FieldValue::Float(u64::MAX as f64),
+            ),
+            (serde_json::json!("ลำปาง"), FieldValue::Text("ลำปาง".into())),
+            (
+                serde_json::json!({"th": "ฟ้า"}),
+                FieldValue::Json(r#"{"th":"ฟ้า"}"#.into()),
+            ),
+            (serde_json::json!([1, 2]), FieldValue::Json("[1,2]".into())),
+        ];
+        for (json, value) in cases {
+            assert_eq!(FieldValue::from_json(&json), value, "{json}");
+            if !matches!(value, FieldValue::Float(f) if f > i64::MAX as f64) {
+                assert_eq!(value.to_json(), json, "{value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_read_back_as_they_are_written() {
+        let id = Uuid::from_u128(7);
+        for key in [Key::field("notes"), Key::member("beneficiary_ids", id)] {
+            assert_eq!(Key::parse(&key.to_string()), key);
+        }
+        // Not a member: what follows the slash is not an id.
+        assert_eq!(Key::parse("a/b"), Key::field("a/b"));
+    }
+}

@@ -257,3 +257,50 @@ fn the_device_database_is_readable_by_the_app_only() {
     wal.push("-wal");
     assert_eq!(mode(std::path::Path::new(&wal)), 0o600);
 }
+
+#[test]
+fn a_pulled_change_the_sdk_cannot_read_is_listed_not_lost_in_silence() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let phone = world.device(&vol);
+    let person = phone
+        .create_beneficiary(&new_beneficiary("สมใจ รักดี"))
+        .unwrap();
+    sync_ok(&phone);
+    let mut raw = boss.raw.clone();
+    let edit = raw.change(
+        "beneficiaries",
+        person,
+        json!({"village_code": {"value": "50010299"}}),
+    );
+    world.rt.block_on(world.app.push_ok(&raw, vec![edit]));
+    // A known key with a value no version of this SDK can take.
+    world.app.rewrite_last_change(|body| {
+        body["fields"]["village_code"] = json!({"value": 50010299});
+    });
+    let later = raw.change(
+        "beneficiaries",
+        person,
+        json!({"phone": {"value": "0812345678"}}),
+    );
+    world.rt.block_on(world.app.push_ok(&raw, vec![later]));
+
+    let report = sync_ok(&phone);
+    assert_eq!((report.pulled, report.unreadable), (1, 1), "{report:?}");
+    let [unreadable] = &phone.unreadable().unwrap()[..] else {
+        panic!("one unreadable change");
+    };
+    assert_eq!(unreadable.code, "invalid_type", "{unreadable:?}");
+    assert!(unreadable.detail.contains("village_code"), "{unreadable:?}");
+    let record = phone
+        .record(Collection::Beneficiaries, person)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.text("phone"),
+        Some("0812345678"),
+        "the next change is applied"
+    );
+    assert_ne!(record.text("village_code"), Some("50010299"));
+}
