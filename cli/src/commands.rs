@@ -444,7 +444,7 @@ fn line(r: &Record) -> serde_json::Value {
         "status": format!("{:?}", r.status).to_lowercase(),
         "deleted": r.deleted,
         "conflicts": r.conflicts.len(),
-        "fields": r.fields_json(),
+        "fields": serde_json::from_str::<serde_json::Value>(&r.fields_json()).unwrap_or_default(),
     })
 }
 

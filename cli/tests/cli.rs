@@ -13,9 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use chrono::Datelike;
-use client_sdk::Clock;
 use recorder::Recorder;
 use serde_json::json;
+use sync_core::Clock;
 use tests::TestApp;
 
 fn cmd(server: &str, db: &Path, args: &[&str]) -> Command {

@@ -248,7 +248,9 @@ pub struct Query {
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SyncOptions {
     /// The most bytes (request and response bodies, compressed) the sync may
-    /// spend both ways; it stops before a batch or page that would cross it.
+    /// spend both ways; it stops before a request that would cross it. (A
+    /// pulled page holds one change at least: one change larger than what
+    /// is left can pass it by its size.)
     #[uniffi(default = None)]
     pub byte_budget: Option<u64>,
 }
@@ -299,10 +301,24 @@ pub struct ExportRequest {
 
 /// Told how a sync goes; the app implements it (a progress bar, a
 /// notification). Called on the syncing thread after every pushed batch
-/// and pulled page.
+/// and pulled page. An exception it throws is ignored: the sync goes on.
 #[uniffi::export(callback_interface)]
 pub trait SyncObserver: Send + Sync {
-    fn progress(&self, report: SyncReport);
+    fn progress(&self, report: SyncReport) -> Result<(), ObserverError>;
+}
+
+/// What a [`SyncObserver`] threw; any exception of the app's becomes one,
+/// and the sync ignores it.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ObserverError {
+    #[error("{detail}")]
+    Failed { detail: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ObserverError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> ObserverError {
+        ObserverError::Failed { detail: e.reason }
+    }
 }
 
 /// The help types a session may record, in the schema's order.
@@ -499,7 +515,10 @@ impl AsaClient {
         let options = client_sdk::SyncOptions {
             byte_budget: options.byte_budget,
         };
-        let tell = |report: &client_sdk::SyncReport| observer.progress(report.clone().into());
+        // The app's failure to show progress is no reason to stop syncing.
+        let tell = |report: &client_sdk::SyncReport| {
+            let _ignored = observer.progress(report.clone().into());
+        };
         Ok(self.inner.sync_with(&options, &tell)?.into())
     }
 

@@ -2,14 +2,16 @@
 //! requests with one transparent token refresh.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use reqwest::{Method, StatusCode};
 use rusqlite::Connection;
 use sync_core::wire::{LoginRequest, RefreshRequest, TokenResponse};
-use sync_core::{Clock, Hlc, HlcClock, Node, SystemClock};
+use sync_core::{Hlc, HlcClock, Node};
 use uuid::Uuid;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result, StepExt};
 use crate::http::{Config, Http, Meter, Request, Response};
 use crate::store;
@@ -26,6 +28,9 @@ pub struct Client {
     refresh_lock: Mutex<()>,
     pub(crate) http: Http,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The server refused a pull's `max_bytes` (it predates it): budgeted
+    /// pulls fall back to small pages.
+    pub(crate) server_lacks_max_bytes: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -56,6 +61,10 @@ pub(crate) const META_RESYNC: &str = "resync";
 const META_ACCESS: &str = "access_token";
 const META_REFRESH: &str = "refresh_token";
 const META_USER: &str = "user";
+
+/// The most a token refresh's answer takes (two tokens and the user: about
+/// 900 bytes uncompressed).
+const REFRESH_REPLY_BOUND: u64 = 2048;
 
 impl Client {
     /// Opens the store at `path` (created on first use) with the system clock.
@@ -107,6 +116,7 @@ impl Client {
             refresh_lock: Mutex::new(()),
             http: Http::new(config)?,
             clock,
+            server_lacks_max_bytes: AtomicBool::new(false),
         })
     }
 
@@ -170,6 +180,7 @@ impl Client {
                 token: None,
                 accept: "application/json",
                 retry_throttled: false,
+                reply_bound: 0,
             },
             &mut meter,
         )?;
@@ -201,6 +212,7 @@ impl Client {
                     token: Some(&tokens.access_token),
                     accept: "application/json",
                     retry_throttled: false,
+                    reply_bound: 0,
                 },
                 meter,
             )
@@ -249,13 +261,16 @@ impl Client {
         store::get_meta(&self.lock().conn, key)?.ok_or(Error::NotLoggedIn)
     }
 
-    /// Sends an authenticated request; a 401 triggers one refresh and one retry.
+    /// Sends an authenticated request; a 401 triggers one refresh and one
+    /// retry. `reply_bound` is the most bytes the answer can take, for a
+    /// sync under a budget (see [`Request::reply_bound`]).
     pub(crate) fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
         accept: &'static str,
+        reply_bound: u64,
         meter: &mut Meter,
     ) -> Result<Response> {
         let token = self.token(META_ACCESS)?;
@@ -266,6 +281,7 @@ impl Client {
             token: Some(&token),
             accept,
             retry_throttled: true,
+            reply_bound,
         };
         let response = self.http.send(&req, meter)?;
         if response.status != StatusCode::UNAUTHORIZED {
@@ -312,6 +328,7 @@ impl Client {
                 token: None,
                 accept: "application/json",
                 retry_throttled: true,
+                reply_bound: REFRESH_REPLY_BOUND,
             },
             meter,
         )?;
@@ -351,6 +368,7 @@ impl Client {
                 token: None,
                 accept: "application/json",
                 retry_throttled: false,
+                reply_bound: 0,
             };
             match self.http.send(&request, &mut Meter::default()) {
                 Ok(_) | Err(Error::Unreachable { .. }) => {}

@@ -22,6 +22,9 @@ use crate::store;
 use crate::sync::encode_query;
 use crate::types::KnownUser;
 
+/// The most one page of the directory takes (100 users with their names).
+const DIRECTORY_PAGE_BOUND: u64 = 48 * 1024;
+
 /// Set once the directory was read in full at least once.
 const META_DIRECTORY_READ: &str = "directory_read";
 
@@ -60,7 +63,14 @@ impl Client {
                 Some(t) => format!("/v1/users?page_token={}", encode_query(t)),
                 None => "/v1/users".to_owned(),
             };
-            let response = self.call(Method::GET, &path, None, "application/json", meter)?;
+            let response = self.call(
+                Method::GET,
+                &path,
+                None,
+                "application/json",
+                DIRECTORY_PAGE_BOUND,
+                meter,
+            )?;
             match response.status {
                 StatusCode::OK => {}
                 // A server without the directory, or one that keeps it from

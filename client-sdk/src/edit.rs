@@ -69,7 +69,7 @@ impl Client {
     pub fn edit(&self, collection: Collection, id: Uuid, edits: &[FieldEdit]) -> Result<()> {
         let writes = edits
             .iter()
-            .map(|e| Ok((wire_key(&e.key)?, e.value.to_json())))
+            .map(|e| Ok((wire_key(&e.key)?, e.value.to_json()?)))
             .collect::<Result<_>>()?;
         self.save(collection, id, writes, false)
     }
@@ -110,7 +110,7 @@ impl Client {
                 key: key.clone(),
             });
         }
-        self.save(collection, id, vec![(wire, value.to_json())], false)
+        self.save(collection, id, vec![(wire, value.to_json()?)], false)
     }
 
     /// The one path every local edit takes; see the module docs.

@@ -58,6 +58,11 @@ pub enum Error {
     /// The server answered something that does not follow the protocol.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The sync's data budget leaves no room for the next request.
+    /// [`crate::Client::sync_with`] never returns it: it ends the sync with
+    /// `budget_exhausted` set.
+    #[error("the data budget leaves no room for the next request")]
+    BudgetSpent,
     /// The device's SQLite database failed (a full disk, a damaged file).
     #[error("local database error while {step}: {detail}")]
     Database { step: &'static str, detail: String },
@@ -93,6 +98,7 @@ impl Error {
             Error::AccountDisabled => "account_disabled",
             Error::InvalidServerUrl { .. } => "invalid_server_url",
             Error::Unreachable { .. } => "unreachable",
+            Error::BudgetSpent => "budget_spent",
             Error::Protocol(_) => "protocol",
             Error::Database { .. } => "database",
             Error::DatabaseTooNew { .. } => "database_too_new",

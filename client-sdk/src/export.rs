@@ -98,7 +98,7 @@ impl Client {
         name: &str,
         meter: &mut Meter,
     ) -> Result<Vec<u8>> {
-        let response = self.call(Method::GET, path, None, accept, meter)?;
+        let response = self.call(Method::GET, path, None, accept, 0, meter)?;
         if response.status != StatusCode::OK {
             return Err(response.into_error());
         }
@@ -125,7 +125,7 @@ impl Client {
                 Some(t) => format!("{base}&page_token={}", encode_query(t)),
                 None => base.to_owned(),
             };
-            let response = self.call(Method::GET, &path, None, "application/json", meter)?;
+            let response = self.call(Method::GET, &path, None, "application/json", 0, meter)?;
             if response.status != StatusCode::OK {
                 return Err(response.into_error());
             }

@@ -68,6 +68,9 @@ pub(crate) struct Request<'a> {
     pub accept: &'static str,
     /// Whether a 429 is waited out and retried (a throttled login is not).
     pub retry_throttled: bool,
+    /// The most bytes the answer can take, for a meter with a ceiling: no
+    /// attempt is made unless the body and this fit in what is left.
+    pub reply_bound: u64,
 }
 
 /// A response with its body inflated, and the bytes it cost.
@@ -163,8 +166,9 @@ impl Http {
 
     /// Sends a request, retrying network errors, 5xx, 429 and 503. Returns the
     /// final answer whatever its status; bytes of failed attempts are added to
-    /// `spent` so budgets see them too, and no attempt is retried when its
-    /// body would not fit under `spent`'s ceiling.
+    /// `spent` so budgets see them too. Under `spent`'s ceiling, no attempt
+    /// (the first or a retry) is made unless its body and `reply_bound` fit
+    /// in what is left: [`Error::BudgetSpent`].
     pub fn send(&self, req: &Request<'_>, spent: &mut Meter) -> Result<Response> {
         let body = match (&req.body, self.config.gzip) {
             (Some(raw), true) => Some(gzip(raw)?),
@@ -191,6 +195,12 @@ impl Http {
                 builder = builder.bearer_auth(token);
             }
             let sent = body.as_ref().map_or(0, |b| b.len() as u64);
+            if spent
+                .room()
+                .is_some_and(|room| sent + req.reply_bound > room)
+            {
+                return Err(Error::BudgetSpent);
+            }
             if let Some(b) = &body {
                 builder = builder
                     .header(CONTENT_TYPE, "application/json")
@@ -227,14 +237,6 @@ impl Http {
                 }
             };
             if attempt < attempts {
-                if spent.room().is_some_and(|room| room < sent) {
-                    return Err(Error::Unreachable {
-                        attempts: attempt,
-                        reason: format!(
-                            "{last_reason}; the data budget leaves no room to try again"
-                        ),
-                    });
-                }
                 std::thread::sleep(wait.min(Duration::from_millis(self.config.backoff_max_ms)));
             }
         }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod clock;
 mod directory;
 mod edit;
 mod error;
@@ -19,13 +20,11 @@ mod sync;
 mod types;
 
 pub use client::Client;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use export::ExportRequest;
 pub use http::Config;
 pub use sync::SyncObserver;
-/// The clock the SDK stamps edits with: the system's, or one a test or a
-/// simulation moves by hand (`Client::open_with_clock`).
-pub use sync_core::{Clock, ManualClock, SystemClock};
 /// The help types a session may record (`help_type`), in the schema's order.
 pub const HELP_TYPES: &[&str] = sync_core::schema::HELP_TYPES;
 /// The outcomes a session may record (`outcome`), in the schema's order.

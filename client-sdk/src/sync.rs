@@ -6,11 +6,14 @@
 //! cursor (a page pulled twice merges to the same state anyway).
 //!
 //! A byte budget is a ceiling: a batch is made smaller until its request and
-//! the answer it can expect fit in what is left, and a pull asks for a page
-//! of at most what is left (`max_bytes`, contract section 9).
+//! the answer it can expect fit in what is left, a pull asks for a page of at
+//! most what is left (`max_bytes`, contract section 9), and the transport
+//! makes no request (a retry, a token refresh) whose body and largest answer
+//! do not fit ([`Error::BudgetSpent`], which ends the sync).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use reqwest::{Method, StatusCode};
 use serde_json::value::RawValue;
@@ -27,10 +30,12 @@ use crate::types::{SyncOptions, SyncReport};
 /// device does not re-judge them by its own idea of the current year.
 const PULL_RULES: Rules = Rules { current_year: 9999 };
 
-/// The most a push answer takes: its envelope, and per change its id and
-/// status (a rejection's detail is rarely longer than this allows).
+/// The most a push answer takes: its envelope, and per change its result
+/// (the id and status; a rejection's code and detail too), compressed when
+/// gzip is on (results repeat their shape, so they shrink well) and not.
 const PUSH_ANSWER_BYTES: u64 = 160;
-const PUSH_ANSWER_BYTES_PER_CHANGE: u64 = 96;
+const PUSH_ANSWER_BYTES_PER_CHANGE_GZIP: u64 = 96;
+const PUSH_ANSWER_BYTES_PER_CHANGE: u64 = 320;
 
 /// Under a budget, a pull is not started with less room than this: a page
 /// holds at least one change whatever `max_bytes` says, and one change is
@@ -43,12 +48,12 @@ const GZIP_OVERHEAD: u64 = 64;
 
 /// Under a budget, the user directory is refreshed only with this much room
 /// left; otherwise a later sync does it.
-const DIRECTORY_MIN_ROOM: u64 = 32 * 1024;
+const DIRECTORY_MIN_ROOM: u64 = 64 * 1024;
 
 /// Told how a sync goes, after every pushed batch and pulled page.
 ///
 /// Called on the thread that called [`Client::sync_with`], between two
-/// steps; a slow observer slows the sync, it cannot break it.
+/// steps (no lock of the store is held): a slow observer slows the sync.
 pub trait SyncObserver {
     /// The running report of the sync so far.
     fn progress(&self, report: &SyncReport);
@@ -70,10 +75,11 @@ impl Client {
     /// report after every batch and page.
     ///
     /// With `byte_budget`, the request and response bodies of the whole
-    /// sync stay within it: the sync stops before a batch or page that
-    /// would cross it, sets `budget_exhausted`, and says what is left
-    /// (`pending` changes to push, `more_to_pull`). The next sync goes on
-    /// from there.
+    /// sync stay within it: the sync stops before a request that would
+    /// cross it, sets `budget_exhausted`, and says what is left (`pending`
+    /// changes to push, `more_to_pull`). The next sync goes on from there.
+    /// A pulled page holds at least one change, so one change larger than
+    /// what is left can pass the budget by its size.
     pub fn sync_with(
         &self,
         options: &SyncOptions,
@@ -86,8 +92,28 @@ impl Client {
             ..SyncReport::default()
         };
         let mut meter = Meter::within(options.byte_budget);
+        match self.exchange(observer, &mut report, &mut meter) {
+            Ok(()) => {}
+            // A request that would have crossed the budget was not made.
+            Err(Error::BudgetSpent) => report.budget_exhausted = true,
+            Err(e) => return Err(e),
+        }
+        report.bytes_sent = meter.sent;
+        report.bytes_received = meter.received;
+        let local = self.lock();
+        report.pending = store::outbox_len(&local.conn)?;
+        report.conflicts = store::conflict_count(&local.conn)?;
+        Ok(report)
+    }
+
+    /// The steps of a sync: push rounds, pull pages, the user directory.
+    fn exchange(
+        &self,
+        observer: &dyn SyncObserver,
+        report: &mut SyncReport,
+        meter: &mut Meter,
+    ) -> Result<()> {
         let mut batch_size = self.http.config().batch_size.clamp(1, 1000);
-        let mut done_pushing = false;
         let mut authors = HashSet::new();
         let show = |report: &mut SyncReport, meter: &Meter| {
             report.bytes_sent = meter.sent;
@@ -98,24 +124,23 @@ impl Client {
         // changes went back to the outbox.
         for _round in 0..2 {
             let resent = report.resent_after_restore;
-            done_pushing = false;
+            let mut done_pushing = false;
             while !done_pushing {
-                match self.push_batch(batch_size, &mut meter, &mut report)? {
+                match self.push_batch(batch_size, meter, report)? {
                     Pushed::Nothing => done_pushing = true,
                     // The outbox cannot go on past a gap that only a
                     // manager can settle; pulling still can.
                     Pushed::Stuck => done_pushing = true,
                     Pushed::Batch => {}
                     Pushed::TooLarge => batch_size = (batch_size / 2).max(1),
+                    // Not even one change fits: what is left may still
+                    // pull a page.
                     Pushed::OverBudget => {
                         report.budget_exhausted = true;
-                        break;
+                        done_pushing = true;
                     }
                 }
-                show(&mut report, &meter);
-            }
-            if !done_pushing {
-                break;
+                show(report, meter);
             }
             report.more_to_pull = true;
             while report.more_to_pull {
@@ -123,23 +148,18 @@ impl Client {
                     report.budget_exhausted = true;
                     break;
                 }
-                report.more_to_pull = self.pull_page(&mut meter, &mut report, &mut authors)?;
-                show(&mut report, &meter);
+                report.more_to_pull = self.pull_page(meter, report, &mut authors)?;
+                show(report, meter);
             }
             if report.budget_exhausted || report.resent_after_restore == resent {
                 break;
             }
         }
         let room_for_directory = meter.room().is_none_or(|room| room >= DIRECTORY_MIN_ROOM);
-        if done_pushing && !report.budget_exhausted && room_for_directory {
-            self.refresh_directory(&authors, &mut meter)?;
-            report.bytes_sent = meter.sent;
-            report.bytes_received = meter.received;
+        if !report.budget_exhausted && room_for_directory {
+            self.refresh_directory(&authors, meter)?;
         }
-        let local = self.lock();
-        report.pending = store::outbox_len(&local.conn)?;
-        report.conflicts = store::conflict_count(&local.conn)?;
-        Ok(report)
+        Ok(())
     }
 
     fn push_batch(
@@ -158,19 +178,25 @@ impl Client {
         let device_time = chrono::DateTime::from_timestamp_millis(self.clock.now_ms() as i64)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let gzip_on = self.http.config().gzip;
+        let per_change = if gzip_on {
+            PUSH_ANSWER_BYTES_PER_CHANGE_GZIP
+        } else {
+            PUSH_ANSWER_BYTES_PER_CHANGE
+        };
+        let answer_bound = |n: usize| PUSH_ANSWER_BYTES + per_change * n as u64;
         // Under a budget, the batch shrinks until it and its answer fit.
         let body = loop {
             let body = push_body(device_id, &device_time, &batch)?;
             let Some(room) = meter.room() else {
                 break body;
             };
-            let on_wire = if self.http.config().gzip {
+            let on_wire = if gzip_on {
                 gzip(&body)?.len() as u64
             } else {
                 body.len() as u64
             };
-            let answer = PUSH_ANSWER_BYTES + PUSH_ANSWER_BYTES_PER_CHANGE * batch.len() as u64;
-            if on_wire + answer <= room {
+            if on_wire + answer_bound(batch.len()) <= room {
                 break body;
             }
             if batch.len() == 1 {
@@ -184,6 +210,7 @@ impl Client {
             "/v1/sync/push",
             Some(body),
             "application/json",
+            answer_bound(batch.len()),
             meter,
         )?;
         if response.status == StatusCode::PAYLOAD_TOO_LARGE && batch.len() > 1 {
@@ -280,21 +307,43 @@ impl Client {
                 store::get_meta(&local.conn, META_RESYNC)?.is_some(),
             )
         };
-        let limit = self.http.config().pull_limit.clamp(1, 1000);
+        let mut limit = self.http.config().pull_limit.clamp(1, 1000);
         // Pulling again from the beginning, the device asks for its own
         // changes too: it dropped them with the rest of its pulled data.
         let own = if resyncing { "&include_own=true" } else { "" };
         // The server measures the page before compressing it; gzip makes
         // it smaller, but for its overhead on a page that does not shrink.
-        let max_bytes = match meter.room() {
-            Some(room) => format!("&max_bytes={}", room.saturating_sub(GZIP_OVERHEAD).max(1)),
-            None => String::new(),
-        };
+        let (mut max_bytes, mut reply_bound) = (String::new(), 0);
+        if let Some(room) = meter.room() {
+            if self.server_lacks_max_bytes.load(Ordering::Relaxed) {
+                // A server older than `max_bytes`: small pages, as a best
+                // effort; their size cannot be bounded.
+                limit = limit.min((room / 1024).max(1) as usize);
+            } else {
+                let max = room.saturating_sub(GZIP_OVERHEAD).max(1);
+                max_bytes = format!("&max_bytes={max}");
+                reply_bound = max + GZIP_OVERHEAD;
+            }
+        }
         let path = format!(
             "/v1/sync/pull?cursor={}&limit={limit}{own}{max_bytes}",
             encode_query(&cursor)
         );
-        let response = self.call(Method::GET, &path, None, "application/json", meter)?;
+        let response = self.call(
+            Method::GET,
+            &path,
+            None,
+            "application/json",
+            reply_bound,
+            meter,
+        )?;
+        if !max_bytes.is_empty()
+            && response.status == StatusCode::BAD_REQUEST
+            && response.problem().code == "invalid_query"
+        {
+            self.server_lacks_max_bytes.store(true, Ordering::Relaxed);
+            return Ok(true);
+        }
         if response.status == StatusCode::CONFLICT && response.problem().code == "resync_required" {
             self.start_resync()?;
             report.resyncs += 1;

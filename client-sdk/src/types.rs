@@ -149,15 +149,24 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        match self {
+    /// The value on the wire; a float that is not finite, or JSON text
+    /// that does not parse, has none (`invalid_value`).
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value, crate::Error> {
+        let invalid = |detail: String| crate::Error::Invalid {
+            code: "invalid_value".to_owned(),
+            detail,
+        };
+        Ok(match self {
             FieldValue::Null => serde_json::Value::Null,
             FieldValue::Bool(b) => serde_json::Value::Bool(*b),
             FieldValue::Int(i) => serde_json::Value::from(*i),
-            FieldValue::Float(f) => serde_json::Value::from(*f),
+            FieldValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| invalid(format!("{f} is not a number JSON can hold")))?,
             FieldValue::Text(s) => serde_json::Value::String(s.clone()),
-            FieldValue::Json(text) => serde_json::from_str(text).unwrap_or_default(),
-        }
+            FieldValue::Json(text) => serde_json::from_str(text)
+                .map_err(|e| invalid(format!("`{text}` is not JSON: {e}")))?,
+        })
     }
 
     pub(crate) fn from_json(v: &serde_json::Value) -> FieldValue {
@@ -286,10 +295,14 @@ impl Record {
         self.sets.get(set).map_or(&[], Vec::as_slice)
     }
 
-    /// The fields as the server's records API shows them: scalars by key,
-    /// sets as lists of member ids.
-    pub fn fields_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        let scalars = self.fields.iter().map(|(k, v)| (k.clone(), v.to_json()));
+    /// The fields as the server's records API shows them, as JSON text: an
+    /// object of scalars by key, sets as lists of member ids. A value that
+    /// has no JSON form (a NaN) shows as `null`.
+    pub fn fields_json(&self) -> String {
+        let scalars = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json().unwrap_or_default()));
         let sets = self.sets.iter().map(|(k, ids)| {
             let ids = ids
                 .iter()
@@ -297,7 +310,7 @@ impl Record {
                 .collect();
             (k.clone(), serde_json::Value::Array(ids))
         });
-        scalars.chain(sets).collect()
+        serde_json::Value::Object(scalars.chain(sets).collect()).to_string()
     }
 }
 
@@ -484,8 +497,13 @@ mod tests {
         for (json, value) in cases {
             assert_eq!(FieldValue::from_json(&json), value, "{json}");
             if !matches!(value, FieldValue::Float(f) if f > i64::MAX as f64) {
-                assert_eq!(value.to_json(), json, "{value:?}");
+                assert_eq!(value.to_json().unwrap(), json, "{value:?}");
             }
+        }
+        // No JSON form: refused, never written as null.
+        for bad in [FieldValue::Float(f64::NAN), FieldValue::Json("{".into())] {
+            let err = bad.to_json().unwrap_err();
+            assert_eq!(err.code(), "invalid_value", "{bad:?}");
         }
     }
 

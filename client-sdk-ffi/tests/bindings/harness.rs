@@ -29,6 +29,9 @@ use tempfile::TempDir;
 use tests::{Session, TestApp};
 use uniffi::TargetLanguage;
 
+/// The longest a test program may run.
+pub const PROGRAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The crate's directory, where the test programs are.
 pub fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -105,7 +108,9 @@ impl Harness {
 
     /// Runs the test program `command` (its environment gets `ASA_SERVER`
     /// and `ASA_SCRATCH`), answering its requests, and fails the test when
-    /// the program fails. Returns the figures it handed over.
+    /// the program fails, or is killed after [`PROGRAM_TIMEOUT`] (an SDK
+    /// call that never returns must fail CI, not hang it). Returns the
+    /// figures it handed over.
     pub fn run(&self, mut command: Command) -> Vec<Value> {
         let mut child = command
             .env("ASA_SERVER", &self.app.base)
@@ -123,6 +128,16 @@ impl Harness {
                 eprintln!("{line}");
             }
         });
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+        let watchdog = std::thread::spawn(move || {
+            let timed_out = finished.recv_timeout(PROGRAM_TIMEOUT).is_err();
+            if timed_out {
+                // Its pipes close, so the loop below ends.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            timed_out
+        });
         let mut answers = child.stdin.take().expect("piped stdin");
         let requests = BufReader::new(child.stdout.take().expect("piped stdout"));
         for line in requests.lines() {
@@ -135,7 +150,13 @@ impl Harness {
                 .expect("the program reads its answers");
         }
         let status = child.wait().expect("the program ends");
+        let _ = done.send(());
+        let timed_out = watchdog.join().expect("the watchdog");
         echo.join().expect("the program's output");
+        assert!(
+            !timed_out,
+            "{command:?} ran over {PROGRAM_TIMEOUT:?} and was killed"
+        );
         assert!(status.success(), "{command:?} failed: {status}");
         std::mem::take(&mut *self.figures.lock().expect("figures"))
     }

@@ -18,6 +18,8 @@ fn the_python_bindings_log_in_edit_offline_sync_and_raise_typed_errors() {
     python
         .arg(crate_dir().join("tests/python/test_sdk.py"))
         .env("PYTHONPATH", &out)
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        // The program's checks are `assert`s: never optimised away.
+        .env_remove("PYTHONOPTIMIZE");
     harness.run(python);
 }

@@ -19,7 +19,7 @@ fn the_generated_swift_api_matches_its_snapshot() {
     }
     let api = public_api(&source);
     let snapshot = crate_dir().join("bindings/swift-api.txt");
-    if std::env::var_os("ASA_UPDATE_SNAPSHOTS").is_some() {
+    if std::env::var("ASA_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
         std::fs::create_dir_all(snapshot.parent().expect("a parent")).expect("bindings/");
         std::fs::write(&snapshot, &api).expect("write the snapshot");
     }
@@ -43,29 +43,76 @@ fn the_generated_swift_api_matches_its_snapshot() {
 }
 
 /// The public declarations of the generated Swift, one per line, in order:
-/// what an iOS app can call, without the glue that changes with every build.
+/// what an iOS app can call or implement, without the glue that changes
+/// with every build. A declaration over several lines (an `init` with its
+/// parameters and defaults) is joined into one.
 fn public_api(source: &str) -> String {
     let mut out = String::new();
-    for line in source.lines() {
+    let mut lines = source.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        // A protocol's requirements are plain `func`s.
+        let declares = line.starts_with("public ")
+            || line.starts_with("open ")
+            || line.starts_with("func ")
+            || is_enum_case(line);
+        if !declares {
+            continue;
+        }
+        let mut decl = line.to_owned();
+        while depth(&decl) > 0 {
+            match lines.next() {
+                Some(more) => {
+                    decl.push(' ');
+                    decl.push_str(more);
+                }
+                None => break,
+            }
+        }
+        let decl = without_comments(&decl);
         // The declaration, without a body that starts on its line.
-        let line = line.split('{').next().unwrap_or_default().trim();
-        // An enum's cases, not a switch's (`case 1: return .sessions`,
-        // `case .bool(let value):`).
-        let enum_case = line.starts_with("case ")
-            && !line.ends_with(':')
-            && !line.contains("return")
-            && !line.contains("let ");
-        let declares = line.starts_with("public ") || line.starts_with("open ") || enum_case;
+        let decl = decl.split('{').next().unwrap_or_default().trim();
         // The converters between Swift and the FFI's buffers.
-        let glue = line.contains("FfiConverter")
-            || line.to_lowercase().contains("uniffi")
+        let glue = decl.contains("FfiConverter")
+            || decl.to_lowercase().contains("uniffi")
             || ["lift(", "lower(", "read(from", "write("]
                 .iter()
-                .any(|f| line.starts_with(&format!("public static func {f}")));
-        if declares && !glue {
-            out.push_str(line);
+                .any(|f| decl.starts_with(&format!("public static func {f}")));
+        if !glue {
+            out.push_str(decl);
             out.push('\n');
         }
     }
     out
+}
+
+/// An enum's case, not a switch's (`case 1: return .sessions`,
+/// `case .bool(let value):`).
+fn is_enum_case(line: &str) -> bool {
+    line.starts_with("case ")
+        && !line.ends_with(':')
+        && !line.contains("return")
+        && !line.contains("let ")
+}
+
+/// `text` without its `/* ... */` comments (the docs of `init` parameters).
+fn without_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How many parentheses are open at the end of `text`.
+fn depth(text: &str) -> i32 {
+    text.chars().fold(0, |d, c| match c {
+        '(' => d + 1,
+        ')' => d - 1,
+        _ => d,
+    })
 }

@@ -20,6 +20,7 @@ import org.asasync.sdk.Collection
 import org.asasync.sdk.FieldEdit
 import org.asasync.sdk.FieldValue
 import org.asasync.sdk.Key
+import org.asasync.sdk.NewBeneficiary
 import org.asasync.sdk.NewSession
 import org.asasync.sdk.Query
 import org.asasync.sdk.Role
@@ -164,6 +165,59 @@ fun errorsAreTypedExceptions() {
     check(phone.pendingCount() == 1uL)
 }
 
+fun aChangeTheServerRefusesIsListedWithItsCode() {
+    val (phone, _) = device(account("volunteer", "C0105"))
+    val year = java.time.LocalDate.now().year.toLong()
+    // The server's clock a year and more behind: a person born this year is,
+    // to the server, born in its future.
+    ask("{\"op\":\"set_clock\",\"offset_ms\":${-400L * 24 * 3600 * 1000}}")
+    val report = try {
+        phone.createBeneficiary(NewBeneficiary("10010001", "เด็กเกิดใหม่", birthYear = year, consent = true))
+        phone.createBeneficiary(NewBeneficiary("10010001", "ผู้ใหญ่", consent = true))
+        phone.sync()
+    } finally {
+        ask("{\"op\":\"set_clock\",\"offset_ms\":0}")
+    }
+    check(report.acked == 2uL && report.rejected == 1uL) { "$report" }
+    val rejected = phone.rejected().single()
+    check(rejected.code == "out_of_range" && rejected.detail.contains("birth_year")) { "$rejected" }
+    check(phone.status(Collection.BENEFICIARIES, rejected.recordId) == SyncStatus.REJECTED)
+}
+
+fun aDataBudgetIsACeiling() {
+    val (phone, _) = device(account("volunteer", "C0106"))
+    repeat(40) { i -> phone.createSession(newSession("งบข้อมูล $i " + "ข้อมูล".repeat(i % 9))) }
+    val budget = 1500uL
+    var syncs = 0
+    while (true) {
+        val progress = Progress()
+        val report = phone.syncWith(SyncOptions(byteBudget = budget), progress)
+        for (r in progress.reports + report) check(r.bytesSent + r.bytesReceived <= budget) { "$r" }
+        syncs++
+        if (!report.budgetExhausted) break
+        check(syncs < 40) { "every sync makes progress" }
+    }
+    check(syncs > 2) { "$syncs syncs" }
+    check(phone.pendingCount() == 0uL)
+}
+
+fun anExpiredLoginAsksToLogInAgain() {
+    // Last: it moves the server's clock two months on.
+    val vol = account("volunteer", "C0107")
+    val (phone, _) = device(vol)
+    phone.createSession(newSession("ก่อนออฟไลน์"))
+    phone.sync()
+    ask("{\"op\":\"advance\",\"ms\":${3L * 24 * 3600 * 1000}}")
+    phone.createSession(newSession("หลังออฟไลน์"))
+    check(phone.sync().acked == 1uL) { "refreshed unseen" }
+    ask("{\"op\":\"advance\",\"ms\":${61L * 24 * 3600 * 1000}}")
+    phone.createSession(newSession("นานมาก"))
+    raises<AsaException.Login>("refresh_token_expired") { phone.sync() }
+    check(phone.pendingCount() == 1uL)
+    phone.login(vol.getValue("username"), vol.getValue("password"))
+    check(phone.sync().acked == 1uL)
+}
+
 fun oneClientIsSharedByThreads() {
     val (phone, _) = device(account("volunteer", "C0104"))
     val workers = (0 until 4).map { w ->
@@ -183,6 +237,9 @@ fun main() {
         "a conflict is shown and resolved everywhere" to ::aConflictIsShownAndResolvedEverywhere,
         "errors are typed exceptions" to ::errorsAreTypedExceptions,
         "one client is shared by threads" to ::oneClientIsSharedByThreads,
+        "a change the server refuses is listed with its code" to ::aChangeTheServerRefusesIsListedWithItsCode,
+        "a data budget is a ceiling" to ::aDataBudgetIsACeiling,
+        "an expired login asks to log in again" to ::anExpiredLoginAsksToLogInAgain,
     )
     var failed = 0
     for ((name, test) in tests) {

@@ -86,6 +86,17 @@ class Progress(asa.SyncObserver):
         self.reports.append(report)
 
 
+class Broken(asa.SyncObserver):
+    """An observer with a bug: it throws every time."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def progress(self, report):
+        self.calls += 1
+        raise RuntimeError("the progress bar is gone")
+
+
 def test_offline_edits_reach_the_server_once_synced():
     vol = ask("account", role="volunteer", centre="C0001")
     boss = ask("account", role="manager", centre="C0001")
@@ -130,6 +141,12 @@ def test_offline_edits_reach_the_server_once_synced():
     assert seen.fields["duration_min"] == asa.FieldValue.INT(value=45)
     again = phone.sync()
     assert (again.pushed, again.pulled) == (0, 0), again
+
+    # An observer that throws does not stop the sync.
+    phone.create_session(new_session("ผู้สังเกตพัง"))
+    broken = Broken()
+    report = phone.sync_with(asa.SyncOptions(), broken)
+    assert report.acked == 1 and broken.calls > 0, (report, broken.calls)
 
 
 def test_a_conflict_made_by_two_phones_is_shown_and_resolved_everywhere():

@@ -198,6 +198,51 @@ fn a_byte_budget_is_never_crossed_and_what_is_left_is_said() {
     );
 }
 
+/// The budget holds when the sync must also refresh an expired login, and
+/// when the user directory is read: every request is measured against what
+/// is left, retries and refreshes included.
+#[test]
+fn a_byte_budget_holds_through_a_token_refresh_and_the_user_directory() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let boss = world.account("manager", "C0001");
+    let a = world.device(&vol);
+    let m = world.device(&boss);
+    for i in 0..30 {
+        a.create_session(&new_session(&format!("รีเฟรช {i}")))
+            .unwrap();
+    }
+    sync_ok(&a);
+    // A day later: both access tokens are long expired.
+    world.app.clock.advance(24 * 3600 * 1000);
+    for budget in [3_000, 100_000] {
+        let options = SyncOptions {
+            byte_budget: Some(budget),
+        };
+        for syncs in 1.. {
+            let r = m.sync_with(&options, &|_: &SyncReport| {}).unwrap();
+            assert!(r.bytes_sent + r.bytes_received <= budget, "{budget}: {r:?}");
+            if !r.budget_exhausted {
+                break;
+            }
+            assert!(syncs < 40, "{budget}: the syncs make progress: {r:?}");
+        }
+        world.app.clock.advance(24 * 3600 * 1000);
+    }
+    assert_eq!(
+        view(&m, Collection::Sessions),
+        view(&a, Collection::Sessions)
+    );
+    // The 100 kB syncs had room for the directory: the volunteer's name is known.
+    assert!(
+        m.known_users()
+            .unwrap()
+            .iter()
+            .any(|u| u.username == vol.username),
+        "the directory was read"
+    );
+}
+
 const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 const BROKEN: &str =
     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use client_sdk::{Client, Clock, Collection, FieldEdit};
+use client_sdk::{Client, Collection, FieldEdit};
 use tests::backup;
 
 use crate::support::{new_beneficiary, new_session, sync_ok, view, View, World};
@@ -183,7 +183,7 @@ fn a_restore_past_what_a_phone_still_keeps_is_reported_and_pulling_goes_on() {
     phone.create_session(&new_session("เดือนถัดไป")).unwrap();
     sync_ok(&phone);
 
-    let now = world.app.clock.now_ms() as i64 / 1000;
+    let now = sync_core::Clock::now_ms(&*world.app.clock) as i64 / 1000;
     let restored = world.rt.block_on(world.app.restart_with(|url| {
         backup::restore(url, &dest, now).expect("restored");
     }));

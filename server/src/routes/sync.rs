@@ -109,6 +109,9 @@ pub async fn push(
     Ok(HttpResponse::Ok().json(response))
 }
 
+/// The largest `max_bytes` a pull takes (1 GiB, far above any page).
+const MAX_PAGE_BYTES: usize = 1 << 30;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -120,7 +123,7 @@ pub struct PullParams {
     limit: Option<usize>,
     /// End the page before its JSON passes this many bytes; a page holds at
     /// least one change all the same, so that every pull makes progress.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1073741824)]
     max_bytes: Option<usize>,
     /// Also return the changes this device pushed.
     #[serde(default)]
@@ -146,10 +149,13 @@ pub async fn pull(
             format!("limit must be between 1 and {}", settings.pull_max_limit),
         ));
     }
-    if params.max_bytes == Some(0) {
+    if params
+        .max_bytes
+        .is_some_and(|m| !(1..=MAX_PAGE_BYTES).contains(&m))
+    {
         return Err(ApiError::bad_request(
             ProblemCode::InvalidQuery,
-            "max_bytes must be at least 1",
+            format!("max_bytes must be between 1 and {MAX_PAGE_BYTES}"),
         ));
     }
     let cursor = match params.cursor.as_deref() {

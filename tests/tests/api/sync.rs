@@ -443,12 +443,13 @@ async fn a_pull_with_max_bytes_ends_its_pages_before_they_pass_it() {
         .unwrap();
     assert_eq!(page["changes"].as_array().unwrap().len(), 1);
     assert_eq!(page["has_more"], true);
-    assert_problem(
-        app.pull(&manager, "max_bytes=0").await,
-        400,
-        "invalid_query",
-    )
-    .await;
+    for bad in [
+        "max_bytes=0",
+        "max_bytes=1073741825",
+        "max_bytes=648212012141461372928",
+    ] {
+        assert_problem(app.pull(&manager, bad).await, 400, "invalid_query").await;
+    }
 }
 
 #[tokio::test]

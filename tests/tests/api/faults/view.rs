@@ -38,7 +38,7 @@ pub fn device_view(client: &Client) -> View {
                 collection.name(),
                 r.id,
                 &json!(r.centre_id),
-                &r.fields_json(),
+                &serde_json::from_str(&r.fields_json()).expect("a JSON object"),
                 r.deleted,
                 conflicts,
                 &json!(r.version),
