@@ -65,69 +65,126 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn main() {
-    let harness = Harness::new();
-    let out = harness.dir.path().join("python");
-    generate(TargetLanguage::Python, &out);
-    let lib = library();
-    std::fs::copy(&lib, out.join(lib.file_name().expect("a name"))).expect("copy the library");
+/// What one side measured over every round.
+#[derive(Default)]
+struct Side {
+    saves: Vec<Duration>,
+    syncs: Vec<Duration>,
+}
 
-    let (mut rust_saves, mut rust_syncs) = (Vec::new(), Vec::new());
-    let (mut py_saves, mut py_syncs) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let (saves, sync) = rust_round(&harness);
-        rust_saves.extend(saves);
-        rust_syncs.push(sync);
-
-        let mut python = Command::new("python3");
-        python
-            .arg(crate_dir().join("benches/save.py"))
-            .env("PYTHONPATH", &out)
-            .env("ASA_WARMUP", WARMUP.to_string())
-            .env("ASA_SAVES", SAVES.to_string());
-        for figures in harness.run(python) {
+impl Side {
+    /// Adds the figures a foreign program handed over.
+    fn add(&mut self, figures: &[serde_json::Value]) {
+        for f in figures {
             let ns = |key: &str| -> Vec<Duration> {
-                figures[key]
+                f[key]
                     .as_array()
                     .expect("a list")
                     .iter()
                     .map(|v| Duration::from_nanos(v.as_u64().expect("nanoseconds")))
                     .collect()
             };
-            py_saves.extend(ns("saves_ns"));
-            py_syncs.extend(ns("sync_ns"));
+            self.saves.extend(ns("saves_ns"));
+            self.syncs.extend(ns("sync_ns"));
         }
     }
-    for v in [
-        &mut rust_saves,
-        &mut rust_syncs,
-        &mut py_saves,
-        &mut py_syncs,
-    ] {
-        v.sort();
+}
+
+/// The Kotlin side, when the compiler and JNA are here (as `scripts/test`
+/// installs them): the bindings and `benches/Save.kt` compiled into a jar,
+/// and how to start it for one round.
+fn kotlin(harness: &Harness) -> Option<impl Fn() -> Command> {
+    let kotlinc = std::env::var_os("KOTLINC").map_or_else(
+        || crate_dir().join("tests/kotlin/node_modules/kotlin-compiler/bin/kotlinc"),
+        std::path::PathBuf::from,
+    );
+    let jna = std::env::var("ASA_JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".into());
+    if !kotlinc.exists() || !std::path::Path::new(&jna).exists() {
+        eprintln!(
+            "no Kotlin compiler or JNA: the Kotlin side is left out (scripts/test installs them)"
+        );
+        return None;
     }
+    let out = harness.dir.path().join("kotlin");
+    generate(TargetLanguage::Kotlin, &out);
+    let jar = harness.dir.path().join("save.jar");
+    let compiled = Command::new(&kotlinc)
+        .arg(out.join("org/asasync/sdk/asa_sdk.kt"))
+        .arg(crate_dir().join("benches/Save.kt"))
+        .args(["-nowarn", "-cp", &jna, "-d"])
+        .arg(&jar)
+        .status()
+        .expect("kotlinc runs");
+    assert!(compiled.success(), "kotlinc failed");
+    let stdlib = kotlinc.parent()?.parent()?.join("lib/kotlin-stdlib.jar");
+    let lib_dir = library().parent()?.to_owned();
+    let classpath = format!("{}:{jna}:{}", jar.display(), stdlib.display());
+    Some(move || {
+        let mut java = Command::new("java");
+        java.arg(format!("-Djna.library.path={}", lib_dir.display()))
+            .args(["-cp", &classpath, "SaveKt"])
+            // The JIT needs more calls than Python to settle.
+            .env("ASA_WARMUP", (WARMUP * 25).to_string())
+            .env("ASA_SAVES", SAVES.to_string());
+        java
+    })
+}
+
+fn main() {
+    let harness = Harness::new();
+    let out = harness.dir.path().join("python");
+    generate(TargetLanguage::Python, &out);
+    let lib = library();
+    std::fs::copy(&lib, out.join(lib.file_name().expect("a name"))).expect("copy the library");
+    let java = kotlin(&harness);
+
+    let (mut rust, mut python, mut kotlin_side) =
+        (Side::default(), Side::default(), Side::default());
+    for _ in 0..ROUNDS {
+        let (saves, sync) = rust_round(&harness);
+        rust.saves.extend(saves);
+        rust.syncs.push(sync);
+
+        let mut py = Command::new("python3");
+        py.arg(crate_dir().join("benches/save.py"))
+            .env("PYTHONPATH", &out)
+            .env("ASA_WARMUP", WARMUP.to_string())
+            .env("ASA_SAVES", SAVES.to_string());
+        python.add(&harness.run(py));
+        if let Some(java) = &java {
+            kotlin_side.add(&harness.run(java()));
+        }
+    }
+    let mut sides = vec![("Rust SDK", rust), ("Python bindings", python)];
+    if java.is_some() {
+        sides.push(("Kotlin bindings", kotlin_side));
+    }
+    for (_, side) in &mut sides {
+        side.saves.sort();
+        side.syncs.sort();
+    }
+    let rust_save = percentile(&sides[0].1.saves, 0.5).as_secs_f64();
+    let rust_sync = percentile(&sides[0].1.syncs, 0.5).as_secs_f64();
     println!(
-        "save ({} each, {ROUNDS} alternating rounds)   p50 µs   p99 µs",
+        "save ({} each, {ROUNDS} alternating rounds)   p50 µs   p99 µs   p50 / Rust",
         SAVES * ROUNDS
     );
-    for (name, saves) in [("Rust SDK", &rust_saves), ("Python bindings", &py_saves)] {
+    for (name, side) in &sides {
+        let p50 = percentile(&side.saves, 0.5);
         println!(
-            "  {name:<16} {:>8.0} {:>8.0}",
-            micros(percentile(saves, 0.5)),
-            micros(percentile(saves, 0.99))
+            "  {name:<16} {:>8.0} {:>8.0} {:>12.3}",
+            micros(p50),
+            micros(percentile(&side.saves, 0.99)),
+            p50.as_secs_f64() / rust_save
         );
     }
-    let ratio =
-        percentile(&py_saves, 0.5).as_secs_f64() / percentile(&rust_saves, 0.5).as_secs_f64();
-    println!("  binding / Rust, p50: {ratio:.3}");
-    println!("sync of {SAVES} saved sessions (median of {ROUNDS}), ms");
-    for (name, syncs) in [("Rust SDK", &rust_syncs), ("Python bindings", &py_syncs)] {
+    println!("sync of {SAVES} saved sessions (median of {ROUNDS})   ms   / Rust");
+    for (name, side) in &sides {
+        let median = percentile(&side.syncs, 0.5).as_secs_f64();
         println!(
-            "  {name:<16} {:>8.1}",
-            percentile(syncs, 0.5).as_secs_f64() * 1e3
+            "  {name:<16} {:>8.1} {:>8.3}",
+            median * 1e3,
+            median / rust_sync
         );
     }
-    let ratio =
-        percentile(&py_syncs, 0.5).as_secs_f64() / percentile(&rust_syncs, 0.5).as_secs_f64();
-    println!("  binding / Rust: {ratio:.3}");
 }
