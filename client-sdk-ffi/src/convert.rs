@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::{
     ClientConfig, Collection, Conflict, ConflictHead, ExportFormat, ExportRequest, FieldEdit,
-    FieldValue, Key, KnownUser, NewBeneficiary, NewSession, Query, Record, RejectedChange, Role,
-    SyncReport, SyncStatus, UnreadableChange, UserInfo,
+    FieldValue, Key, KnownUser, Likeness, NewBeneficiary, NewSession, Query, Record,
+    RejectedChange, Role, SimilarBeneficiary, SyncReport, SyncStatus, UnreadableChange, UserInfo,
 };
 
 /// Every failure of an SDK call, as one exception type with a variant per
@@ -372,6 +372,18 @@ impl From<sdk::RejectedChange> for RejectedChange {
             code: r.code,
             detail: r.detail,
             written_at_ms: r.written_at_ms,
+        }
+    }
+}
+
+impl From<sdk::SimilarBeneficiary> for SimilarBeneficiary {
+    fn from(s: sdk::SimilarBeneficiary) -> Self {
+        SimilarBeneficiary {
+            record: s.record.into(),
+            reason: match s.reason {
+                sdk::Likeness::SamePhone => Likeness::SamePhone,
+                sdk::Likeness::SimilarName => Likeness::SimilarName,
+            },
         }
     }
 }

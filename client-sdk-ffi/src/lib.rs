@@ -213,6 +213,22 @@ pub struct RejectedChange {
     pub written_at_ms: u64,
 }
 
+/// Why a beneficiary may be the person about to be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Likeness {
+    /// The same phone number.
+    SamePhone,
+    /// A similar name (Thai titles, spaces and a slip or two set aside).
+    SimilarName,
+}
+
+/// A beneficiary who may be the person about to be recorded.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SimilarBeneficiary {
+    pub record: Record,
+    pub reason: Likeness,
+}
+
 /// A change pulled from the server that this SDK cannot read; kept aside.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct UnreadableChange {
@@ -494,6 +510,21 @@ impl AsaClient {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Before creating a beneficiary: the people this phone holds who may
+    /// be the same person (same phone, or a similar name in the village),
+    /// searched offline; same phone first.
+    pub fn similar_beneficiaries(
+        &self,
+        name: String,
+        village_code: Option<String>,
+        phone: Option<String>,
+    ) -> Result<Vec<SimilarBeneficiary>> {
+        let found =
+            self.inner
+                .similar_beneficiaries(&name, village_code.as_deref(), phone.as_deref())?;
+        Ok(found.into_iter().map(Into::into).collect())
     }
 
     /// Changes waiting to be pushed.

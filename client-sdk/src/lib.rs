@@ -31,6 +31,6 @@ pub const HELP_TYPES: &[&str] = sync_core::schema::HELP_TYPES;
 pub const OUTCOMES: &[&str] = sync_core::schema::OUTCOMES;
 pub use types::{
     Collection, Conflict, ConflictHead, ExportFormat, FieldEdit, FieldValue, Key, KnownUser,
-    NewBeneficiary, NewSession, Query, Record, RejectedChange, Role, SyncOptions, SyncReport,
-    SyncStatus, UnreadableChange, UserInfo,
+    Likeness, NewBeneficiary, NewSession, Query, Record, RejectedChange, Role, SimilarBeneficiary,
+    SyncOptions, SyncReport, SyncStatus, UnreadableChange, UserInfo,
 };

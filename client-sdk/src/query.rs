@@ -10,8 +10,8 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::store::{self, Table};
 use crate::types::{
-    Collection, Conflict, ConflictHead, FieldValue, Key, KnownUser, Query, Record, RejectedChange,
-    SyncStatus, UnreadableChange,
+    Collection, Conflict, ConflictHead, FieldValue, Key, KnownUser, Likeness, Query, Record,
+    RejectedChange, SimilarBeneficiary, SyncStatus, UnreadableChange,
 };
 
 impl Client {
@@ -101,6 +101,48 @@ impl Client {
     /// after a resync). Show them to the user as "update the app".
     pub fn unreadable(&self) -> Result<Vec<UnreadableChange>> {
         store::unreadable(&self.lock().conn)
+    }
+
+    /// The beneficiaries on this device who may be the person about to be
+    /// recorded: the same phone number, or a similar name (titles, spaces
+    /// and a slip or two set aside: `sync_core`'s Thai name rules) in the
+    /// same village when one is given. Searched offline, before
+    /// [`Client::create_beneficiary`], so a volunteer can pick the person
+    /// instead of recording them twice. Same phone first, then the closest
+    /// names.
+    pub fn similar_beneficiaries(
+        &self,
+        name: &str,
+        village_code: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Vec<SimilarBeneficiary>> {
+        use sync_core::names;
+        let phone = phone.map(names::normalise_phone).filter(|p| p.len() >= 9);
+        let wanted = names::normalise(name);
+        let mut found = Vec::new();
+        for record in self.records(Collection::Beneficiaries, &Query::default())? {
+            let same_phone = phone.as_deref().is_some_and(|p| {
+                record
+                    .text("phone")
+                    .is_some_and(|theirs| names::normalise_phone(theirs) == p)
+            });
+            let in_village = village_code.is_none_or(|v| record.text("village_code") == Some(v));
+            let theirs = record.text("display_name").unwrap_or_default();
+            let reason = if same_phone {
+                Likeness::SamePhone
+            } else if in_village && names::similar(name, theirs) {
+                Likeness::SimilarName
+            } else {
+                continue;
+            };
+            let distance = names::edit_distance(&wanted, &names::normalise(theirs));
+            found.push((reason, distance, record));
+        }
+        found.sort_by_key(|(reason, distance, _)| (*reason != Likeness::SamePhone, *distance));
+        Ok(found
+            .into_iter()
+            .map(|(reason, _, record)| SimilarBeneficiary { record, reason })
+            .collect())
     }
 
     /// Changes waiting to be pushed.

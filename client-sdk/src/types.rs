@@ -335,6 +335,23 @@ pub struct ConflictHead {
     pub written_at_ms: u64,
 }
 
+/// Why a beneficiary may be the person about to be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Likeness {
+    /// The same phone number (its digits; +66 read as 0).
+    SamePhone,
+    /// A similar name, in the same village when one was given.
+    SimilarName,
+}
+
+/// A beneficiary who may be the person about to be recorded
+/// ([`crate::Client::similar_beneficiaries`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimilarBeneficiary {
+    pub record: Record,
+    pub reason: Likeness,
+}
+
 /// A change pulled from the server that this SDK cannot read (it breaks a
 /// rule this version knows, or comes without its author). It is kept on the
 /// device, merged into nothing, so a newer app version can read it again.

@@ -35,6 +35,7 @@ pub mod codec;
 pub mod codes;
 pub mod hlc;
 mod merge;
+pub mod names;
 mod render;
 pub mod schema;
 pub mod validate;

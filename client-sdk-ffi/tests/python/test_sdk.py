@@ -251,6 +251,10 @@ def test_errors_are_typed_exceptions_with_stable_codes():
         "invalid_id",
         lambda: phone.edit(asa.Collection.SESSIONS, sid, [asa.FieldEdit(key=asa.Key.MEMBER(set="beneficiary_ids", id="x"), value=asa.FieldValue.BOOL(value=True))]),
     )
+    # Search before create: the same person, written with a title and a slip.
+    [similar] = phone.similar_beneficiaries("นางสมศรี", "10010001", None)
+    assert similar.record.id == person and similar.reason == asa.Likeness.SIMILAR_NAME, similar
+    assert phone.similar_beneficiaries("ประยุทธ", "10010001", None) == []
     phone.link_beneficiary(sid, person, True)
     assert phone.record(asa.Collection.SESSIONS, sid).sets["beneficiary_ids"] == [person]
     wrong = asa.AsaClient.open(os.path.join(SCRATCH, "wrong.db"), config())

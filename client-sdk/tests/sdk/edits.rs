@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use client_sdk::{Collection, Error, FieldEdit, Key, Query, SyncStatus};
+use client_sdk::{Collection, Error, FieldEdit, Key, Likeness, NewBeneficiary, Query, SyncStatus};
 
 use crate::support::{new_beneficiary, new_session, sync_ok, World};
 
@@ -154,4 +154,54 @@ fn set_members_are_typed_keys_not_spelled_out_names() {
     .unwrap();
     let linked = a.record(Collection::Sessions, session).unwrap().unwrap();
     assert_eq!(linked.members("beneficiary_ids"), [person]);
+}
+
+/// Search before create: offline, the phone finds the people it already
+/// holds who may be the one about to be recorded.
+#[test]
+fn similar_beneficiaries_are_found_offline_by_phone_and_by_thai_name() {
+    let world = World::new();
+    let vol = world.account("volunteer", "C0001");
+    let a = world.device(&vol);
+    let person = |name: &str, village: &str, phone: Option<&str>| NewBeneficiary {
+        village_code: village.into(),
+        phone: phone.map(Into::into),
+        ..new_beneficiary(name)
+    };
+    let somchai = a
+        .create_beneficiary(&person("นายสมชาย ใจดี", "50010204", Some("0812345678")))
+        .unwrap();
+    let malee = a
+        .create_beneficiary(&person("มาลี ศรีสุข", "50010204", None))
+        .unwrap();
+    let elsewhere = a
+        .create_beneficiary(&person("สมชาย ใจดี", "50010299", None))
+        .unwrap();
+    let found = |name: &str, village: Option<&str>, phone: Option<&str>| {
+        a.similar_beneficiaries(name, village, phone)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.record.id, s.reason))
+            .collect::<Vec<_>>()
+    };
+    // Title, spacing and a zero-width space set aside; in the village asked.
+    assert_eq!(
+        found("สมชาย\u{200B}  ใจดี", Some("50010204"), None),
+        [(somchai, Likeness::SimilarName)]
+    );
+    // Any village: both, the exact spelling first.
+    let both = found("สมชาย ใจดี", None, None);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(both.iter().all(|(id, _)| [somchai, elsewhere].contains(id)));
+    // The same phone, written another way, whatever the name.
+    assert_eq!(
+        found("ไม่ทราบชื่อ", Some("50010204"), Some("+66 81 234 5678")),
+        [(somchai, Likeness::SamePhone)]
+    );
+    // A slip of a final consonant.
+    assert_eq!(
+        found("มาลี ศรีสุก", Some("50010204"), None),
+        [(malee, Likeness::SimilarName)]
+    );
+    assert!(found("สมศักดิ์ รักไทย", Some("50010204"), None).is_empty());
 }
