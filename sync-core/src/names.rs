@@ -33,10 +33,20 @@ fn invisible(c: char) -> bool {
 }
 
 /// A name as it is compared: no spaces, punctuation or invisible
-/// characters, Latin letters in lower case, and no title in front.
+/// characters, Latin letters in lower case, no title in front, and no
+/// nickname in parentheses (`สมชาย (แดง) ใจดี`).
 pub fn normalise(name: &str) -> String {
+    let mut depth = 0usize;
     let mut plain: String = name
         .chars()
+        .filter(|c| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => return depth == 0,
+            }
+            false
+        })
         .filter(|c| c.is_alphanumeric() || is_thai_mark(*c))
         .filter(|c| !invisible(*c))
         .flat_map(char::to_lowercase)
@@ -123,6 +133,8 @@ mod tests {
         assert_eq!(normalise("ด.ช. ก้องภพ"), "ก้องภพ");
         assert_eq!(normalise("นางสาวมาลี"), "มาลี");
         assert_eq!(normalise("Mr. John Smith"), "johnsmith");
+        assert_eq!(normalise("สมชาย (แดง) ใจดี"), "สมชายใจดี", "a nickname");
+        assert_eq!(normalise("สมชาย (แดง ใจดี"), "สมชาย", "an unclosed one");
         // A name that is only a title stays as it is.
         assert_eq!(normalise("นาย"), "นาย");
     }
