@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use client_sdk::{Client, Config, NewSession};
-use harness::{crate_dir, generate, library, Harness};
+use harness::{crate_dir, generate, library, Harness, Kotlin};
 use uniffi::TargetLanguage;
 
 const ROUNDS: usize = 5;
@@ -91,38 +91,23 @@ impl Side {
 }
 
 /// The Kotlin side, when the compiler and JNA are here (as `scripts/test`
-/// installs them): the bindings and `benches/Save.kt` compiled into a jar,
-/// and how to start it for one round.
+/// installs them): the bindings and `benches/Save.kt` in one jar, and how
+/// to start it for one round.
 fn kotlin(harness: &Harness) -> Option<impl Fn() -> Command> {
-    let kotlinc = std::env::var_os("KOTLINC").map_or_else(
-        || crate_dir().join("tests/kotlin/node_modules/kotlin-compiler/bin/kotlinc"),
-        std::path::PathBuf::from,
-    );
-    let jna = std::env::var("ASA_JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".into());
-    if !kotlinc.exists() || !std::path::Path::new(&jna).exists() {
+    let Some(kotlin) = Kotlin::find() else {
         eprintln!(
             "no Kotlin compiler or JNA: the Kotlin side is left out (scripts/test installs them)"
         );
         return None;
-    }
-    let out = harness.dir.path().join("kotlin");
-    generate(TargetLanguage::Kotlin, &out);
-    let jar = harness.dir.path().join("save.jar");
-    let compiled = Command::new(&kotlinc)
-        .arg(out.join("org/asasync/sdk/asa_sdk.kt"))
-        .arg(crate_dir().join("benches/Save.kt"))
-        .args(["-nowarn", "-cp", &jna, "-d"])
-        .arg(&jar)
-        .status()
-        .expect("kotlinc runs");
-    assert!(compiled.success(), "kotlinc failed");
-    let stdlib = kotlinc.parent()?.parent()?.join("lib/kotlin-stdlib.jar");
-    let lib_dir = library().parent()?.to_owned();
-    let classpath = format!("{}:{jna}:{}", jar.display(), stdlib.display());
+    };
+    let template = kotlin.build(harness, &crate_dir().join("benches/Save.kt"), "SaveKt");
+    let (program, args): (_, Vec<_>) = (
+        template.get_program().to_owned(),
+        template.get_args().map(ToOwned::to_owned).collect(),
+    );
     Some(move || {
-        let mut java = Command::new("java");
-        java.arg(format!("-Djna.library.path={}", lib_dir.display()))
-            .args(["-cp", &classpath, "SaveKt"])
+        let mut java = Command::new(&program);
+        java.args(&args)
             // The JIT needs more calls than Python to settle.
             .env("ASA_WARMUP", (WARMUP * 25).to_string())
             .env("ASA_SAVES", SAVES.to_string());

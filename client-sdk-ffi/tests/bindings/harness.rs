@@ -69,6 +69,61 @@ pub fn generate(language: TargetLanguage, out: &Path) {
     .expect("uniffi generates the bindings");
 }
 
+/// The Kotlin compiler and JNA: `KOTLINC` and `ASA_JNA_JAR`, or where
+/// `scripts/test` installs them.
+pub struct Kotlin {
+    kotlinc: PathBuf,
+    jna: String,
+}
+
+impl Kotlin {
+    /// The toolchain, when both parts are there.
+    pub fn find() -> Option<Kotlin> {
+        let kotlinc = std::env::var_os("KOTLINC").map_or_else(
+            || crate_dir().join("tests/kotlin/node_modules/kotlin-compiler/bin/kotlinc"),
+            PathBuf::from,
+        );
+        let jna = std::env::var("ASA_JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".into());
+        (kotlinc.exists() && Path::new(&jna).exists()).then_some(Kotlin { kotlinc, jna })
+    }
+
+    /// Generates the Kotlin bindings, compiles them with `program` into one
+    /// jar in `harness`'s directory, and returns how to start its
+    /// `main_class` on the JVM, with the built library on JNA's path.
+    pub fn build(&self, harness: &Harness, program: &Path, main_class: &str) -> Command {
+        let out = harness.dir.path().join("kotlin");
+        generate(TargetLanguage::Kotlin, &out);
+        let jar = harness.dir.path().join(format!("{main_class}.jar"));
+        let compiled = Command::new(&self.kotlinc)
+            .arg(out.join("org/asasync/sdk/asa_sdk.kt"))
+            .arg(program)
+            .args(["-nowarn", "-cp", &self.jna, "-d"])
+            .arg(&jar)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.kotlinc.display()));
+        assert!(compiled.success(), "kotlinc failed: {compiled}");
+        let stdlib = self
+            .kotlinc
+            .parent()
+            .and_then(Path::parent)
+            .expect("the compiler's home")
+            .join("lib/kotlin-stdlib.jar");
+        let lib = library();
+        let lib_dir = lib.parent().expect("the library's directory");
+        let mut java = Command::new("java");
+        java.arg(format!("-Djna.library.path={}", lib_dir.display()))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}:{}",
+                jar.display(),
+                self.jna,
+                stdlib.display()
+            ))
+            .arg(main_class);
+        java
+    }
+}
+
 /// A real server with an admin, and a scratch directory for the program.
 pub struct Harness {
     rt: tokio::runtime::Runtime,
