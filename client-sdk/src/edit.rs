@@ -159,6 +159,7 @@ impl Client {
                         WriteDto {
                             value,
                             base: Vec::new(),
+                            masked: None,
                         },
                     )
                 })

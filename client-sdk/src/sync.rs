@@ -368,7 +368,11 @@ impl Client {
                     .map_err(|e| (e.code(), e.to_string())),
                 None => Err(("missing_author", "a pulled change has no author".to_owned())),
             };
-            let (change, unknown) = match decoded {
+            let sync_core::Pulled {
+                change,
+                unknown,
+                masked,
+            } = match decoded {
                 Ok(c) => c,
                 Err((code, detail)) => {
                     let body = serde_json::to_string(dto).unwrap_or_default();
@@ -385,6 +389,9 @@ impl Client {
             state.apply(&change);
             for write in &unknown {
                 state.apply_unknown(change.hlc, change.author, write);
+            }
+            for (masked_key, shown) in &masked {
+                store::keep_mask(&tx, key.0, key.1, *masked_key, change.hlc, shown)?;
             }
             if clock.observe(change.hlc, now) != sync_core::Observed::Advanced {
                 report.skewed_clocks += 1;

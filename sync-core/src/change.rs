@@ -52,6 +52,17 @@ pub struct UnknownWrite {
     pub base: Vec<Hlc>,
 }
 
+/// A pulled change as [`Change::decode_pulled`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub change: Change,
+    /// Writes of keys this version does not know, kept aside.
+    pub unknown: Vec<UnknownWrite>,
+    /// Writes the server masked for this reader: the key and what it shows
+    /// of the value (its last 4 characters). Their value in `change` is null.
+    pub masked: Vec<(Key, String)>,
+}
+
 impl Change {
     /// Decodes and validates everything a change says about itself. `author` is
     /// the user it is attributed to (the server takes it from the token).
@@ -62,14 +73,23 @@ impl Change {
     /// Decodes a pulled change as [`Change::decode`] does, except that a key
     /// the collection does not know (one a newer protocol added) is returned
     /// aside instead of failing the whole change (contract section 7).
-    pub fn decode_pulled(
-        dto: &ChangeDto,
-        author: Uuid,
-        rules: &Rules,
-    ) -> Result<(Change, Vec<UnknownWrite>), ChangeError> {
+    pub fn decode_pulled(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Pulled, ChangeError> {
         let mut unknown = Vec::new();
         let change = Change::decode_with(dto, author, rules, Some(&mut unknown))?;
-        Ok((change, unknown))
+        let masked = dto
+            .fields
+            .iter()
+            .filter_map(|(name, w)| {
+                let shown = w.masked.as_ref()?;
+                let (key, _) = Key::parse(change.collection, name)?;
+                Some((key, shown.clone()))
+            })
+            .collect();
+        Ok(Pulled {
+            change,
+            unknown,
+            masked,
+        })
     }
 
     fn decode_with(
@@ -120,7 +140,25 @@ impl Change {
                     }
                 }
             };
-            let value = check_value(spec, name, &write.value, rules)?;
+            if unknown.is_none() {
+                if spec.server_only {
+                    return Err(ChangeError::ServerOnlyField { key: name.clone() });
+                }
+                if write.masked.is_some() {
+                    return Err(ChangeError::InvalidValue {
+                        key: name.clone(),
+                        reason: "carries `masked`, which only the server sets: send the value alone"
+                            .to_owned(),
+                    });
+                }
+            }
+            // A masked write's null stands for a value this reader may not
+            // see, whatever the key's type.
+            let value = if write.masked.is_some() && unknown.is_some() && write.value.is_null() {
+                Value::Null
+            } else {
+                check_value(spec, name, &write.value, rules)?
+            };
             let base = decode_base(name, &write.base)?;
             writes.push(Write::new(key, value, base));
         }
@@ -157,6 +195,7 @@ impl Change {
                 let dto = WriteDto {
                     value: w.value.to_json(),
                     base: w.base.iter().map(Hlc::to_string).collect(),
+                    masked: None,
                 };
                 (w.key.to_string(), dto)
             })

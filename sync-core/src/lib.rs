@@ -43,7 +43,7 @@ mod value;
 pub mod wire;
 
 pub use access::{Principal, Role};
-pub use change::{Change, UnknownWrite, Write};
+pub use change::{Change, Pulled, UnknownWrite, Write};
 pub use codes::ProblemCode;
 pub use hlc::{Clock, Hlc, HlcClock, ManualClock, Node, Observed, SystemClock};
 pub use merge::{Head, RecordState, Register, Replica};

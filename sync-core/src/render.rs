@@ -1,7 +1,11 @@
 //! Reading a merged record: winning values, conflicts, the rendered record,
 //! and the write that resolves a conflict.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
+
+use crate::hlc::Hlc;
 
 use crate::change::Write;
 use crate::merge::{Head, RecordState, Register};
@@ -94,8 +98,26 @@ impl RecordState {
         Write::new(key, value, base)
     }
 
+    pub fn is_erased(&self) -> bool {
+        self.value(&Key::field(Field::Erased)) == Some(&Value::Bool(true))
+    }
+
     /// The record as PROTOCOL.md section 6 shows it.
     pub fn render(&self, collection: Collection, id: Uuid) -> RecordDto {
+        self.render_masked(collection, id, &BTreeMap::new())
+    }
+
+    /// [`RecordState::render`] on a replica that received some writes
+    /// masked (contract section 10): `masks` holds what the server showed of
+    /// each (the key and the write's HLC); where such a write wins, or is a
+    /// head in conflict, it is shown as masked rather than as null.
+    pub fn render_masked(
+        &self,
+        collection: Collection,
+        id: Uuid,
+        masks: &BTreeMap<(Key, Hlc), String>,
+    ) -> RecordDto {
+        let mut masked = BTreeMap::new();
         let mut fields = serde_json::Map::new();
         for spec in collection.fields() {
             match spec.kind {
@@ -110,10 +132,14 @@ impl RecordState {
                         serde_json::Value::Array(members),
                     );
                 }
-                _ if spec.field == Field::Deleted => {}
+                _ if spec.field == Field::Deleted || spec.field == Field::Erased => {}
                 _ => {
-                    if let Some(value) = self.value(&Key::field(spec.field)) {
-                        fields.insert(spec.field.name().to_owned(), value.to_json());
+                    let key = Key::field(spec.field);
+                    if let Some(winner) = self.register(&key).and_then(Register::winner) {
+                        fields.insert(spec.field.name().to_owned(), winner.value.to_json());
+                        if let Some(shown) = masks.get(&(key, winner.hlc)) {
+                            masked.insert(spec.field.name().to_owned(), shown.clone());
+                        }
                     }
                 }
             }
@@ -130,6 +156,7 @@ impl RecordState {
                         value: h.value.to_json(),
                         hlc: h.hlc,
                         author: h.author,
+                        masked: masks.get(&(c.key, h.hlc)).cloned(),
                     })
                     .collect(),
             })
@@ -140,10 +167,50 @@ impl RecordState {
             centre_id: self.centre_id().map(str::to_owned),
             author_name: None,
             fields,
+            masked,
             deleted: self.is_deleted(),
+            erased: self.is_erased(),
             conflicts,
             version: self.version(),
             updated_at: self.version().map(|v| v.to_rfc3339()),
+        }
+    }
+}
+
+/// What a reader who may not see a value is shown of it: its last 4
+/// characters (of a phone number or national id, the last 4 digits).
+pub fn mask_hint(text: &str) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(4)).collect()
+}
+
+impl RecordDto {
+    /// Masks the keys a volunteer sees only on the beneficiaries they
+    /// created (`phone`, `national_id`; contract section 10): each value,
+    /// winning or in conflict, becomes null with its last 4 characters in
+    /// `masked`.
+    pub fn mask_personal(&mut self) {
+        let masked_key = |name: &str| {
+            Key::parse(Collection::Beneficiaries, name)
+                .is_some_and(|(k, _)| k.field.is_masked_for_others())
+        };
+        for (name, value) in self.fields.iter_mut() {
+            if masked_key(name) {
+                if let Some(text) = value.as_str() {
+                    self.masked.insert(name.clone(), mask_hint(text));
+                    *value = serde_json::Value::Null;
+                }
+            }
+        }
+        for conflict in &mut self.conflicts {
+            if masked_key(&conflict.key) {
+                for head in &mut conflict.heads {
+                    if let Some(text) = head.value.as_str() {
+                        head.masked = Some(mask_hint(text));
+                        head.value = serde_json::Value::Null;
+                    }
+                }
+            }
         }
     }
 }

@@ -71,10 +71,13 @@ pub enum Field {
     Consent = 15,
     MergedInto = 16,
     Deleted = 17,
+    NationalId = 18,
+    ConsentVersion = 19,
+    Erased = 20,
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 20] = [
         Field::CentreId,
         Field::VolunteerId,
         Field::VillageCode,
@@ -92,6 +95,9 @@ impl Field {
         Field::Consent,
         Field::MergedInto,
         Field::Deleted,
+        Field::NationalId,
+        Field::ConsentVersion,
+        Field::Erased,
     ];
 
     /// The stored code of this field.
@@ -122,7 +128,35 @@ impl Field {
             Field::Consent => "consent",
             Field::MergedInto => "merged_into",
             Field::Deleted => "_deleted",
+            Field::NationalId => "national_id",
+            Field::ConsentVersion => "consent_version",
+            Field::Erased => "_erased",
         }
+    }
+
+    /// Whether protocol 1.1 added this key: a client that does not say it
+    /// speaks 1.1 gets pulled changes without it (contract section 7).
+    pub fn since_v1_1(self) -> bool {
+        matches!(
+            self,
+            Field::NationalId | Field::ConsentVersion | Field::Erased
+        )
+    }
+
+    /// Whether this key holds personal data that an erasure overwrites
+    /// (contract section 10), and the placeholder it leaves.
+    pub fn erasure_placeholder(self) -> Option<crate::Value> {
+        match self {
+            Field::DisplayName => Some(crate::Value::text(ERASED_NAME)),
+            Field::Phone | Field::NationalId | Field::BirthYear => Some(crate::Value::Null),
+            _ => None,
+        }
+    }
+
+    /// Whether volunteers see this key only on the beneficiaries they
+    /// created; elsewhere it reaches them masked (contract section 10).
+    pub fn is_masked_for_others(self) -> bool {
+        matches!(self, Field::Phone | Field::NationalId)
     }
 }
 
@@ -137,6 +171,9 @@ pub const HELP_TYPES: &[&str] = &[
     "device_setup",
     "other",
 ];
+
+/// What an erasure leaves in `display_name`.
+pub const ERASED_NAME: &str = "-";
 
 pub const OUTCOMES: &[&str] = &["resolved", "referred", "follow_up", "unresolved"];
 
@@ -172,8 +209,11 @@ pub enum Kind {
     /// Digits with an optional leading `+`, 8..=15 digits.
     Phone,
     Bool,
-    /// A bool that must be `true` when written.
-    ConsentTrue,
+    /// Consent: a bool that must be `true` when the record is created; a
+    /// later `false` records a withdrawal.
+    Consent,
+    /// 13 digits whose last is the Thai check digit (`invalid_national_id`).
+    NationalId,
     /// A set-member key `name/<uuid>` holding a bool.
     SetMember,
 }
@@ -186,6 +226,8 @@ pub struct FieldSpec {
     pub nullable: bool,
     pub required_at_create: bool,
     pub immutable: bool,
+    /// Written only by the server (a device's write is `server_only_field`).
+    pub server_only: bool,
 }
 
 const fn spec(field: Field, kind: Kind) -> FieldSpec {
@@ -195,6 +237,7 @@ const fn spec(field: Field, kind: Kind) -> FieldSpec {
         nullable: false,
         required_at_create: false,
         immutable: false,
+        server_only: false,
     }
 }
 
@@ -215,6 +258,13 @@ const fn immutable(field: Field, kind: Kind) -> FieldSpec {
 const fn nullable(field: Field, kind: Kind) -> FieldSpec {
     FieldSpec {
         nullable: true,
+        ..spec(field, kind)
+    }
+}
+
+const fn server_only(field: Field, kind: Kind) -> FieldSpec {
+    FieldSpec {
+        server_only: true,
         ..spec(field, kind)
     }
 }
@@ -240,9 +290,12 @@ const BENEFICIARY_FIELDS: &[FieldSpec] = &[
     required(Field::DisplayName, Kind::Name { max: 200 }),
     nullable(Field::Phone, Kind::Phone),
     nullable(Field::BirthYear, Kind::BirthYear),
-    required(Field::Consent, Kind::ConsentTrue),
+    required(Field::Consent, Kind::Consent),
     nullable(Field::MergedInto, Kind::Uuid),
     spec(Field::Deleted, Kind::Bool),
+    nullable(Field::NationalId, Kind::NationalId),
+    nullable(Field::ConsentVersion, Kind::Text { min: 1, max: 64 }),
+    server_only(Field::Erased, Kind::Bool),
 ];
 
 /// One key of a record: a plain field, or one member of a set field.

@@ -8,7 +8,7 @@
 use chrono::{Datelike, NaiveDate};
 
 use crate::merge::RecordState;
-use crate::schema::{FieldSpec, Kind};
+use crate::schema::{Field, FieldSpec, Kind};
 use crate::value::Value;
 use crate::Change;
 
@@ -69,6 +69,12 @@ pub enum ChangeError {
     SeqReused(u64),
     #[error("change id {0} is already stored with different content")]
     ChangeIdReused(String),
+    #[error("`national_id` must be 13 digits ending in the Thai check digit; {0}")]
+    InvalidNationalId(&'static str),
+    #[error("`{key}` is written only by the server")]
+    ServerOnlyField { key: String },
+    #[error("this person's data was erased under the PDPA; `{key}` cannot be written to their record again")]
+    Erased { key: String },
 }
 
 impl ChangeError {
@@ -96,6 +102,9 @@ impl ChangeError {
             ChangeError::SeqGap { .. } => "seq_gap",
             ChangeError::SeqReused(_) => "seq_reused",
             ChangeError::ChangeIdReused(_) => "change_id_reused",
+            ChangeError::InvalidNationalId(_) => "invalid_national_id",
+            ChangeError::ServerOnlyField { .. } => "server_only_field",
+            ChangeError::Erased { .. } => "erased",
         }
     }
 
@@ -123,6 +132,9 @@ impl ChangeError {
         "seq_gap",
         "seq_reused",
         "change_id_reused",
+        "invalid_national_id",
+        "server_only_field",
+        "erased",
     ];
 }
 
@@ -239,9 +251,8 @@ pub(crate) fn check_value(
             .as_bool()
             .map(Value::Bool)
             .ok_or_else(|| invalid_type(expected(spec.kind))),
-        Kind::ConsentTrue => match json {
-            J::Bool(true) => Ok(Value::Bool(true)),
-            J::Bool(false) => Err(ChangeError::ConsentRequired),
+        Kind::Consent => match json {
+            J::Bool(b) => Ok(Value::Bool(*b)),
             _ => Err(invalid_type(expected(spec.kind))),
         },
         Kind::Int { min, max } => check_int(json, key, min, max),
@@ -351,7 +362,28 @@ fn check_text(kind: Kind, key: &str, s: &str) -> Result<(), ChangeError> {
                 return invalid("must be 8 to 15 digits with an optional leading +");
             }
         }
-        Kind::Int { .. } | Kind::BirthYear | Kind::Bool | Kind::ConsentTrue | Kind::SetMember => {}
+        Kind::NationalId => check_national_id(s)?,
+        Kind::Int { .. } | Kind::BirthYear | Kind::Bool | Kind::Consent | Kind::SetMember => {}
+    }
+    Ok(())
+}
+
+/// A Thai national id: 13 ASCII digits, the last the check digit of the
+/// first 12 (weights 13 down to 2; check = (11 - sum mod 11) mod 10).
+pub fn check_national_id(s: &str) -> Result<(), ChangeError> {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 13 || s.len() != 13 {
+        return Err(ChangeError::InvalidNationalId("it must be exactly 13 digits"));
+    }
+    let sum: u32 = digits[..12]
+        .iter()
+        .zip((2..=13).rev())
+        .map(|(d, w)| d * w)
+        .sum();
+    if (11 - sum % 11) % 10 != digits[12] {
+        return Err(ChangeError::InvalidNationalId(
+            "the last digit does not match the others: check for a mistyped digit",
+        ));
     }
     Ok(())
 }
@@ -364,15 +396,14 @@ pub fn is_date(s: &str) -> bool {
 fn expected(kind: Kind) -> &'static str {
     match kind {
         Kind::Bool | Kind::SetMember => "a boolean",
-        Kind::ConsentTrue => "true",
         Kind::Int { .. } | Kind::BirthYear => "an integer",
         _ => "a string",
     }
 }
 
 /// Checks the rules that depend on the record a change edits: a change that
-/// creates a record must set every required key, and immutable keys keep the
-/// value they were created with.
+/// creates a record must set every required key (and consent, given), and
+/// immutable keys keep the value they were created with.
 pub fn check_against_state(
     change: &Change,
     existing: Option<&RecordState>,
@@ -388,6 +419,13 @@ pub fn check_against_state(
                         key: spec.field.name().to_owned(),
                     });
                 }
+            }
+            let refused = change
+                .writes
+                .iter()
+                .any(|w| w.key.field == Field::Consent && w.value != Value::Bool(true));
+            if refused {
+                return Err(ChangeError::ConsentRequired);
             }
         }
         Some(state) => {
@@ -476,6 +514,9 @@ mod tests {
             ChangeError::SeqGap { seq: 0, acked: 0 },
             ChangeError::SeqReused(0),
             ChangeError::ChangeIdReused(s()),
+            ChangeError::InvalidNationalId(""),
+            ChangeError::ServerOnlyField { key: s() },
+            ChangeError::Erased { key: s() },
         ];
         let mut seen = std::collections::BTreeSet::new();
         for e in &examples {
@@ -500,7 +541,10 @@ mod tests {
                 | ChangeError::Forbidden { .. }
                 | ChangeError::SeqGap { .. }
                 | ChangeError::SeqReused(_)
-                | ChangeError::ChangeIdReused(_) => {}
+                | ChangeError::ChangeIdReused(_)
+                | ChangeError::InvalidNationalId(_)
+                | ChangeError::ServerOnlyField { .. }
+                | ChangeError::Erased { .. } => {}
             }
             assert!(
                 ChangeError::CODES.contains(&e.code()),
@@ -514,6 +558,30 @@ mod tests {
             ChangeError::CODES.len(),
             "no listed code is unused"
         );
+    }
+
+    #[test]
+    fn national_ids_need_the_thai_check_digit() {
+        // 1-1017-00230-70-8: 1*13 + 1*12 + 0*11 + 1*10 + 7*9 + 0*8 + 0*7
+        // + 2*6 + 3*5 + 0*4 + 7*3 + 0*2 = 146; (11 - 146 % 11) % 10 = 8.
+        assert_eq!(check_national_id("1101700230708"), Ok(()));
+        // A remainder of 0 or 1 gives 11 or 10, taken mod 10.
+        assert_eq!(check_national_id("0000000000001"), Ok(()));
+        assert_eq!(check_national_id("0000000000060"), Ok(()));
+        for bad in [
+            "1101700230709",
+            "110170023070",
+            "11017002307080",
+            "1-1017-00230-70-8",
+            "110170023070๘",
+            "",
+        ] {
+            assert_eq!(
+                check_national_id(bad).map_err(|e| e.code()),
+                Err("invalid_national_id"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub struct WriteDto {
     pub value: serde_json::Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base: Vec<String>,
+    /// Set by the server only, in what it sends to a volunteer who may not
+    /// see this value (contract section 10): `value` is then null and this
+    /// holds the value's last 4 characters. The write's HLC and base are the
+    /// real ones, so merging is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +136,14 @@ pub struct RecordDto {
     /// Every key with heads and its winning value; set members as lists.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Keys this reader may not see (v1.1, contract section 10): their value
+    /// in `fields` is null and this holds its last 4 characters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masked: BTreeMap<String, String>,
     pub deleted: bool,
+    /// The person was erased under the PDPA (v1.1; beneficiaries only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
     pub conflicts: Vec<ConflictDto>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub version: Option<Hlc>,
@@ -153,6 +166,9 @@ pub struct HeadDto {
     pub value: serde_json::Value,
     pub hlc: Hlc,
     pub author: Uuid,
+    /// As a record's `masked`: this head's value is hidden from this reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
 }
 
 /// An RFC 9457 problem document; `code` is the stable machine-readable reason.

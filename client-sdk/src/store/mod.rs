@@ -4,14 +4,15 @@
 //! the outbox holds unsent changes in `device_seq` order; `meta` holds the
 //! device id, the persisted HLC, the next `device_seq`, the pull cursor, the
 //! tokens and the signed-in user; `users` holds the server's user directory
-//! as a manager's device last read it. Every function takes a `&Connection` so
+//! as a manager's device last read it; `masks` what the server showed of the
+//! values it masked for this user. Every function takes a `&Connection` so
 //! callers can group them in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sync_core::{codec, Collection, Hlc, RecordState};
+use sync_core::{codec, Collection, Hlc, Key, RecordState};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, StepExt};
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_users.sql"),
     include_str!("migrations/003_sent.sql"),
+    include_str!("migrations/004_masks.sql"),
 ];
 
 /// Opens (creating if needed) and migrates the database at `path`.
@@ -146,7 +148,7 @@ pub fn save_state(
     id: Uuid,
     state: &RecordState,
 ) -> Result<()> {
-    let rendered = state.render(collection, id);
+    let rendered = state.render_masked(collection, id, &masks(conn, collection, id)?);
     let json = serde_json::to_string(&rendered)
         .map_err(|e| Error::Corrupt(format!("cannot render {collection}/{id}: {e}")))?;
     conn.prepare_cached(
@@ -167,6 +169,58 @@ pub fn save_state(
         ])
     })
     .step("writing a record")?;
+    Ok(())
+}
+
+/// What the server showed of the writes it masked in a record.
+fn masks(
+    conn: &Connection,
+    collection: Collection,
+    id: Uuid,
+) -> Result<BTreeMap<(Key, Hlc), String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT \"key\", \"hlc\", \"shown\" FROM \"masks\" WHERE \"collection\" = ?1 AND \"id\" = ?2",
+        )
+        .step("reading masked values")?;
+    let rows = stmt
+        .query_map(params![collection.name(), id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })
+        .step("reading masked values")?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (key, hlc, shown) = row.step("reading masked values")?;
+        // A row this version cannot read shows the value as null, no worse.
+        if let (Some((key, _)), Ok(hlc)) = (Key::parse(collection, &key), hlc.parse()) {
+            out.insert((key, hlc), shown);
+        }
+    }
+    Ok(out)
+}
+
+/// Remembers that the server masked a pulled write.
+pub fn keep_mask(
+    conn: &Connection,
+    collection: Collection,
+    id: Uuid,
+    key: Key,
+    hlc: Hlc,
+    shown: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO \"masks\" (\"collection\", \"id\", \"key\", \"hlc\", \"shown\") VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            collection.name(),
+            id.to_string(),
+            key.to_string(),
+            hlc.to_string(),
+            shown
+        ])
+    })
+    .step("keeping a masked value")?;
     Ok(())
 }
 
@@ -276,7 +330,9 @@ pub fn outbox_bodies(conn: &Connection) -> Result<Vec<String>> {
 /// Forgets every record and unreadable change pulled from the server; the
 /// outbox, the rejections and the settings stay.
 pub fn drop_records(conn: &Connection) -> Result<()> {
-    conn.execute_batch("DELETE FROM \"records\"; DELETE FROM \"unreadable\";")
+    conn.execute_batch(
+        "DELETE FROM \"records\"; DELETE FROM \"unreadable\"; DELETE FROM \"masks\";",
+    )
         .step("dropping pulled records")
 }
 

@@ -68,6 +68,7 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
             sync_core::wire::WriteDto {
                 value: r.value.clone(),
                 base: Vec::new(),
+                masked: None,
             },
         )]
         .into_iter()

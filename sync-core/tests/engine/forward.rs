@@ -29,27 +29,32 @@ fn unknown_keys_of_a_pulled_change_are_kept_and_merged_like_any_key() {
         json!({
             "centre_id": {"value": "C0001"}, "village_code": {"value": "50010203"},
             "display_name": {"value": "มาลี"}, "consent": {"value": true},
-            "national_id": {"value": "1101700207366"},
-            "consent_version": {"value": {"v": 2, "text": "ยินยอม"}},
+            "household_id": {"value": "1101700207366"},
+            "guardian": {"value": {"v": 2, "text": "ยินยอม"}},
         }),
     );
     assert!(
         Change::decode(&first, Uuid::nil(), &RULES).is_err(),
         "a push with unknown keys stays refused"
     );
-    let (change, unknown) = Change::decode_pulled(&first, Uuid::nil(), &RULES).unwrap();
+    let sync_core::Pulled { change, unknown, .. } =
+        Change::decode_pulled(&first, Uuid::nil(), &RULES).unwrap();
     assert_eq!(change.writes.len(), 4, "every known key is decoded");
     let names: Vec<&str> = unknown.iter().map(|w| w.key.as_str()).collect();
-    assert_eq!(names, ["consent_version", "national_id"]);
+    assert_eq!(names, ["guardian", "household_id"]);
 
     let later_hlc = format!("1790000000001-0000-{device}");
     let second = pulled(
         device,
         record,
         1_790_000_000_001,
-        json!({"national_id": {"value": "3100600812734", "base": [format!("1790000000000-0000-{device}")]}}),
+        json!({"household_id": {"value": "3100600812734", "base": [format!("1790000000000-0000-{device}")]}}),
     );
-    let (later, later_unknown) = Change::decode_pulled(&second, Uuid::nil(), &RULES).unwrap();
+    let sync_core::Pulled {
+        change: later,
+        unknown: later_unknown,
+        ..
+    } = Change::decode_pulled(&second, Uuid::nil(), &RULES).unwrap();
     assert!(later.writes.is_empty(), "a change of unknown keys only");
 
     // Either order gives the same state, and the later write supersedes.
@@ -68,7 +73,7 @@ fn unknown_keys_of_a_pulled_change_are_kept_and_merged_like_any_key() {
     assert_eq!(a, b);
     let (_, national) = a
         .unknown_registers()
-        .find(|(k, _)| *k == "national_id")
+        .find(|(k, _)| *k == "household_id")
         .unwrap();
     assert_eq!(national.heads().len(), 1);
     assert_eq!(national.heads()[0].hlc.to_string(), later_hlc);
@@ -77,7 +82,7 @@ fn unknown_keys_of_a_pulled_change_are_kept_and_merged_like_any_key() {
     // Stored and read back whole; shown nowhere.
     assert_eq!(decode(&encode(&a)).unwrap(), a);
     let shown = a.render(Collection::Beneficiaries, record);
-    assert!(!shown.fields.contains_key("national_id"));
+    assert!(!shown.fields.contains_key("household_id"));
     assert_eq!(shown.fields["display_name"], "มาลี");
 }
 

@@ -331,10 +331,80 @@ fn a_create_missing_a_required_key_is_rejected() {
 }
 
 #[test]
-fn a_beneficiary_without_consent_is_rejected() {
+fn a_beneficiary_without_consent_is_rejected_but_consent_may_later_be_withdrawn() {
+    let record = Uuid::new_v4();
+    let device = Uuid::new_v4();
+    let fields = with_field(beneficiary_create_fields(), "consent", json!(false));
+    let create = decode(
+        change_json("beneficiaries", record, &hlc(T0, 0, device), fields),
+        Uuid::new_v4(),
+    )
+    .unwrap();
     assert_eq!(
-        code_of(beneficiary_with("consent", json!(false))),
-        "consent_required"
+        check_against_state(&create, None).unwrap_err().code(),
+        "consent_required",
+        "a record is created only with consent given"
+    );
+
+    let create = decode(
+        change_json(
+            "beneficiaries",
+            record,
+            &hlc(T0, 0, device),
+            beneficiary_create_fields(),
+        ),
+        Uuid::new_v4(),
+    )
+    .unwrap();
+    let mut state = RecordState::new();
+    state.apply(&create);
+    let withdrawal = json!({
+        "consent": {"value": false, "base": [hlc(T0, 0, device)]},
+        "consent_version": {"value": "2026-01"},
+    });
+    let change = decode(
+        change_json("beneficiaries", record, &hlc(T0, 1, device), withdrawal),
+        Uuid::new_v4(),
+    )
+    .unwrap();
+    assert_eq!(check_against_state(&change, Some(&state)), Ok(()));
+}
+
+#[test]
+fn a_national_id_needs_its_check_digit() {
+    assert!(beneficiary_with("national_id", json!("1101700230708")).is_ok());
+    assert!(beneficiary_with("national_id", json!(null)).is_ok());
+    for bad in [json!("1101700230709"), json!("110170023070")] {
+        assert_eq!(
+            code_of(beneficiary_with("national_id", bad)),
+            "invalid_national_id"
+        );
+    }
+    assert_eq!(
+        code_of(beneficiary_with("national_id", json!(1101700230708_u64))),
+        "invalid_type"
+    );
+}
+
+#[test]
+fn only_the_server_writes_erased_and_masked_is_not_for_pushing() {
+    assert_eq!(
+        code_of(beneficiary_with("_erased", json!(true))),
+        "server_only_field"
+    );
+    let mut fields = beneficiary_create_fields();
+    fields["phone"] = json!({"value": null, "masked": "5678"});
+    assert_eq!(
+        code_of(decode(
+            change_json(
+                "beneficiaries",
+                Uuid::new_v4(),
+                &hlc(T0, 0, Uuid::new_v4()),
+                fields
+            ),
+            Uuid::new_v4()
+        )),
+        "invalid_value"
     );
 }
 

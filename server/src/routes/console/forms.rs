@@ -251,7 +251,7 @@ fn typed_value(
             19 => format!("{trimmed}+07:00"),
             _ => trimmed.to_owned(),
         })),
-        Kind::Bool | Kind::ConsentTrue | Kind::SetMember => Err(invalid()),
+        Kind::Bool | Kind::Consent | Kind::SetMember => Err(invalid()),
         Kind::Text { .. } => Ok(serde_json::Value::from(text)),
         _ => Ok(serde_json::Value::from(trimmed)),
     }
