@@ -286,6 +286,7 @@ fn beneficiary(client: &Client, cmd: BeneficiaryCommand, out: &mut Out) -> anyho
                 phone,
                 birth_year,
                 consent,
+                ..Default::default()
             })?;
             writeln!(out, "{id}")?;
         }

@@ -69,6 +69,7 @@ pub fn value(v: &FieldValue) -> String {
         FieldValue::Float(f) => f.to_string(),
         FieldValue::Text(s) => serde_json::Value::String(s.clone()).to_string(),
         FieldValue::Json(text) => plain(text),
+        FieldValue::Masked(shown) => format!("••••{}", plain(shown)),
     }
 }
 

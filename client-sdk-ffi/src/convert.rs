@@ -217,6 +217,7 @@ impl From<FieldValue> for sdk::FieldValue {
             FieldValue::Float { value } => sdk::FieldValue::Float(value),
             FieldValue::Text { value } => sdk::FieldValue::Text(value),
             FieldValue::Json { value } => sdk::FieldValue::Json(value),
+            FieldValue::Masked { shown } => sdk::FieldValue::Masked(shown),
         }
     }
 }
@@ -230,6 +231,7 @@ impl From<sdk::FieldValue> for FieldValue {
             sdk::FieldValue::Float(value) => FieldValue::Float { value },
             sdk::FieldValue::Text(value) => FieldValue::Text { value },
             sdk::FieldValue::Json(value) => FieldValue::Json { value },
+            sdk::FieldValue::Masked(shown) => FieldValue::Masked { shown },
         }
     }
 }
@@ -321,7 +323,9 @@ impl From<NewBeneficiary> for sdk::NewBeneficiary {
             display_name: b.display_name,
             phone: b.phone,
             birth_year: b.birth_year,
+            national_id: b.national_id,
             consent: b.consent,
+            consent_version: b.consent_version,
         }
     }
 }
@@ -335,6 +339,7 @@ impl From<sdk::Record> for Record {
             fields: r.fields.into_iter().map(|(k, v)| (k, v.into())).collect(),
             sets: r.sets.into_iter().map(|(k, v)| (k, ids(&v))).collect(),
             deleted: r.deleted,
+            erased: r.erased,
             conflicts: r.conflicts.into_iter().map(Into::into).collect(),
             version: r.version,
             status: r.status.into(),

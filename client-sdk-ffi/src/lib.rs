@@ -75,6 +75,13 @@ pub enum FieldValue {
     Json {
         value: String,
     },
+    /// A value this user may not see (a volunteer, the `phone` and
+    /// `national_id` of a beneficiary someone else created): its last 4
+    /// characters. Show it masked (`••••5678`), not as empty; it cannot be
+    /// written back (`invalid_value`), but a new value can be written over it.
+    Masked {
+        shown: String,
+    },
 }
 
 /// A key of a record: a field (`notes`), or one member of a set (one
@@ -161,6 +168,12 @@ pub struct NewBeneficiary {
     pub birth_year: Option<i64>,
     /// The person agreed to have their data recorded (must be true).
     pub consent: bool,
+    /// The Thai national id (13 digits, valid check digit).
+    #[uniffi(default = None)]
+    pub national_id: Option<String>,
+    /// The version of the consent text the person agreed to.
+    #[uniffi(default = None)]
+    pub consent_version: Option<String>,
 }
 
 /// A merged record as this device sees it, unsynced edits included.
@@ -174,6 +187,9 @@ pub struct Record {
     /// The members of each set (`beneficiary_ids`), as ids.
     pub sets: HashMap<String, Vec<String>>,
     pub deleted: bool,
+    /// The person was erased under the PDPA: their personal fields hold
+    /// placeholders and can no longer be written.
+    pub erased: bool,
     pub conflicts: Vec<Conflict>,
     /// The greatest HLC merged into the record.
     pub version: Option<String>,

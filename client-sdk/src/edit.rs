@@ -59,6 +59,12 @@ impl Client {
         if let Some(year) = b.birth_year {
             writes.push(("birth_year".to_owned(), json!(year)));
         }
+        if let Some(id) = &b.national_id {
+            writes.push(("national_id".to_owned(), json!(id)));
+        }
+        if let Some(version) = &b.consent_version {
+            writes.push(("consent_version".to_owned(), json!(version)));
+        }
         let id = Uuid::now_v7();
         self.save(Collection::Beneficiaries, id, writes, true)?;
         Ok(id)

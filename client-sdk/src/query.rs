@@ -177,7 +177,10 @@ fn to_record(
                 .heads
                 .iter()
                 .map(|h| ConflictHead {
-                    value: FieldValue::from_json(&h.value),
+                    value: match &h.masked {
+                        Some(shown) => FieldValue::Masked(shown.clone()),
+                        None => FieldValue::from_json(&h.value),
+                    },
                     hlc: h.hlc.to_string(),
                     author: h.author,
                     written_at_ms: h.hlc.wall_ms(),
@@ -197,7 +200,11 @@ fn to_record(
                 sets.insert(key.clone(), ids);
             }
             scalar => {
-                fields.insert(key.clone(), FieldValue::from_json(scalar));
+                let value = match dto.masked.get(key) {
+                    Some(shown) => FieldValue::Masked(shown.clone()),
+                    None => FieldValue::from_json(scalar),
+                };
+                fields.insert(key.clone(), value);
             }
         }
     }
@@ -208,6 +215,7 @@ fn to_record(
         fields,
         sets,
         deleted: dto.deleted,
+        erased: dto.erased,
         conflicts,
         version: dto.version.map(|v| v.to_string()),
         status,

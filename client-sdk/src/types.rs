@@ -146,6 +146,12 @@ pub enum FieldValue {
     /// A value of a kind this SDK does not know (an object or a list, from a
     /// newer protocol), as its JSON text, kept as it was received.
     Json(String),
+    /// A value this user may not see (contract section 10: a volunteer
+    /// sees `phone` and `national_id` only on the beneficiaries they
+    /// created): what the server showed of it, its last 4 characters. Show
+    /// it as masked (`••••5678`), not as empty. Writing a new value over it
+    /// is an ordinary edit; a `Masked` value itself cannot be written.
+    Masked(String),
 }
 
 impl FieldValue {
@@ -166,6 +172,11 @@ impl FieldValue {
             FieldValue::Text(s) => serde_json::Value::String(s.clone()),
             FieldValue::Json(text) => serde_json::from_str(text)
                 .map_err(|e| invalid(format!("`{text}` is not JSON: {e}")))?,
+            FieldValue::Masked(_) => {
+                return Err(invalid(
+                    "a masked value cannot be written back; write the new value".to_owned(),
+                ))
+            }
         })
     }
 
@@ -235,14 +246,19 @@ pub struct NewSession {
 }
 
 /// A new beneficiary in the signed-in user's centre.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewBeneficiary {
     pub village_code: String,
     pub display_name: String,
     pub phone: Option<String>,
     pub birth_year: Option<i64>,
+    /// The Thai national id: 13 digits with a valid check digit
+    /// (`invalid_national_id` otherwise).
+    pub national_id: Option<String>,
     /// The person agreed to have their data recorded (must be true).
     pub consent: bool,
+    /// The version of the consent text the person agreed to.
+    pub consent_version: Option<String>,
 }
 
 /// Where a record stands with the server.
@@ -267,6 +283,9 @@ pub struct Record {
     /// The members of each set (`beneficiary_ids`): the ids whose key is true.
     pub sets: BTreeMap<String, Vec<Uuid>>,
     pub deleted: bool,
+    /// The person was erased under the PDPA: their name, phone, national id
+    /// and birth year hold placeholders, and can no longer be written.
+    pub erased: bool,
     pub conflicts: Vec<Conflict>,
     /// The greatest HLC merged into the record.
     pub version: Option<String>,

@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, centres, devices, ops, records, reports, sync, users};
+use crate::routes::{auth, beneficiaries, centres, devices, ops, records, reports, sync, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::routes::{auth, centres, devices, ops, records, reports, sync, users};
         records::list, records::get, records::resolve,
         devices::list,
         reports::summary, reports::programme,
+        beneficiaries::duplicates, beneficiaries::dismiss,
     ),
     components(schemas(sync_core::wire::Problem)),
     modifiers(&BearerAuth, &CommonErrors),
@@ -45,6 +46,7 @@ use crate::routes::{auth, centres, devices, ops, records, reports, sync, users};
         (name = "sync", description = "Pushing and pulling changes"),
         (name = "records", description = "Merged records and exports"),
         (name = "reports", description = "Totals for supervision"),
+        (name = "beneficiaries", description = "Beneficiaries as people: duplicates (section 10)"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]

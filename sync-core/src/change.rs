@@ -73,7 +73,11 @@ impl Change {
     /// Decodes a pulled change as [`Change::decode`] does, except that a key
     /// the collection does not know (one a newer protocol added) is returned
     /// aside instead of failing the whole change (contract section 7).
-    pub fn decode_pulled(dto: &ChangeDto, author: Uuid, rules: &Rules) -> Result<Pulled, ChangeError> {
+    pub fn decode_pulled(
+        dto: &ChangeDto,
+        author: Uuid,
+        rules: &Rules,
+    ) -> Result<Pulled, ChangeError> {
         let mut unknown = Vec::new();
         let change = Change::decode_with(dto, author, rules, Some(&mut unknown))?;
         let masked = dto
@@ -147,8 +151,9 @@ impl Change {
                 if write.masked.is_some() {
                     return Err(ChangeError::InvalidValue {
                         key: name.clone(),
-                        reason: "carries `masked`, which only the server sets: send the value alone"
-                            .to_owned(),
+                        reason:
+                            "carries `masked`, which only the server sets: send the value alone"
+                                .to_owned(),
                     });
                 }
             }

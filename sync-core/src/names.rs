@@ -70,14 +70,20 @@ fn is_thai_mark(c: char) -> bool {
 
 /// The Levenshtein distance between two strings, in characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    edit_distance_chars(&a, &b)
+}
+
+/// [`edit_distance`] of names already split into characters.
+pub fn edit_distance_chars(a: &[char], b: &[char]) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
+            row[j + 1] = if ca == cb {
                 diagonal
             } else {
                 1 + diagonal.min(above).min(row[j])
@@ -97,12 +103,17 @@ pub fn similar(a: &str, b: &str) -> bool {
         return false;
     }
     let shorter = a.chars().count().min(b.chars().count());
-    let allowed = match shorter {
+    a == b || edit_distance(&a, &b) <= allowed_edits(shorter)
+}
+
+/// The slips tolerated between two normalised names, by the length of the
+/// shorter in characters: none up to 4, one up to 8, two above.
+pub fn allowed_edits(shorter: usize) -> usize {
+    match shorter {
         0..=4 => 0,
         5..=8 => 1,
         _ => 2,
-    };
-    a == b || edit_distance(&a, &b) <= allowed
+    }
 }
 
 /// A phone number as it is compared: its digits, with Thailand's +66

@@ -76,17 +76,7 @@ impl RecordState {
     pub fn conflicts(&self) -> Vec<Conflict<'_>> {
         self.registers()
             .filter(|(_, r)| r.in_conflict())
-            .map(|(key, r)| {
-                let winner = r.winner_for(key.member);
-                let mut heads: Vec<&Head> = winner.into_iter().collect();
-                heads.extend(
-                    r.heads()
-                        .iter()
-                        .rev()
-                        .filter(|h| Some(h.hlc) != winner.map(|w| w.hlc)),
-                );
-                Conflict { key: *key, heads }
-            })
+            .map(|(key, r)| conflict_of(*key, r))
             .collect()
     }
 
@@ -144,9 +134,31 @@ impl RecordState {
                 }
             }
         }
+        // A masked head holds null for a value this replica may not see;
+        // it counts as equal to a value that ends in what the mask shows,
+        // so that a replica does not see a conflict the server does not
+        // (two writes of one number). Two different numbers ending alike
+        // are then no conflict here: the server, and a manager, still see it.
+        fn seen<'a>(masks: &'a BTreeMap<(Key, Hlc), String>, key: Key, h: &'a Head) -> Seen<'a> {
+            match masks.get(&(key, h.hlc)) {
+                Some(shown) => Seen::Masked(shown.as_str()),
+                None => Seen::Value(&h.value),
+            }
+        }
+        let in_conflict = |key: &Key, r: &Register| {
+            if masks.is_empty() {
+                return r.in_conflict();
+            }
+            let heads: Vec<Seen<'_>> = r.heads().iter().map(|h| seen(masks, *key, h)).collect();
+            heads
+                .iter()
+                .enumerate()
+                .any(|(i, a)| heads[i + 1..].iter().any(|b| !a.alike(b)))
+        };
         let conflicts = self
-            .conflicts()
-            .into_iter()
+            .registers()
+            .filter(|(key, r)| in_conflict(key, r))
+            .map(|(key, r)| conflict_of(*key, r))
             .map(|c| ConflictDto {
                 key: c.key.to_string(),
                 heads: c
@@ -170,9 +182,43 @@ impl RecordState {
             masked,
             deleted: self.is_deleted(),
             erased: self.is_erased(),
+            consent_history: None,
             conflicts,
             version: self.version(),
             updated_at: self.version().map(|v| v.to_rfc3339()),
+        }
+    }
+}
+
+/// A register's heads as a conflict lists them: the winner first, then the
+/// others by descending HLC.
+fn conflict_of(key: Key, r: &Register) -> Conflict<'_> {
+    let winner = r.winner_for(key.member);
+    let mut heads: Vec<&Head> = winner.into_iter().collect();
+    heads.extend(
+        r.heads()
+            .iter()
+            .rev()
+            .filter(|h| Some(h.hlc) != winner.map(|w| w.hlc)),
+    );
+    Conflict { key, heads }
+}
+
+/// A head's value as a replica holding masked writes knows it.
+enum Seen<'a> {
+    Value(&'a Value),
+    Masked(&'a str),
+}
+
+impl Seen<'_> {
+    fn alike(&self, other: &Seen<'_>) -> bool {
+        let hint_of = |v: &Value| v.as_str().map(mask_hint);
+        match (self, other) {
+            (Seen::Value(a), Seen::Value(b)) => a == b,
+            (Seen::Masked(a), Seen::Masked(b)) => a == b,
+            (Seen::Masked(m), Seen::Value(v)) | (Seen::Value(v), Seen::Masked(m)) => {
+                hint_of(v).as_deref() == Some(*m)
+            }
         }
     }
 }

@@ -373,7 +373,9 @@ fn check_text(kind: Kind, key: &str, s: &str) -> Result<(), ChangeError> {
 pub fn check_national_id(s: &str) -> Result<(), ChangeError> {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     if digits.len() != 13 || s.len() != 13 {
-        return Err(ChangeError::InvalidNationalId("it must be exactly 13 digits"));
+        return Err(ChangeError::InvalidNationalId(
+            "it must be exactly 13 digits",
+        ));
     }
     let sum: u32 = digits[..12]
         .iter()

@@ -144,11 +144,33 @@ pub struct RecordDto {
     /// The person was erased under the PDPA (v1.1; beneficiaries only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub erased: bool,
+    /// Every write of `consent`, oldest first (v1.1; on a single
+    /// beneficiary's read and its export only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_history: Option<Vec<ConsentEntry>>,
     pub conflicts: Vec<ConflictDto>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub version: Option<Hlc>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub updated_at: Option<String>,
+}
+
+/// One write of a beneficiary's `consent`: given (`true`) or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsentEntry {
+    pub consent: bool,
+    /// The consent text's version: the one the change wrote, or else the
+    /// record's at that time.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub consent_version: Option<String>,
+    /// The wall time of the write's HLC.
+    pub at: String,
+    pub author: Uuid,
+    /// The device that wrote it; null for the server.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub device_id: Option<Uuid>,
+    pub hlc: Hlc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -657,4 +679,40 @@ pub struct ProgrammeReport {
     pub weeks: Vec<WeekReport>,
     pub by_help_type: BTreeMap<String, u64>,
     pub by_village: BTreeMap<String, u64>,
+}
+
+/// Two beneficiaries that may be one person (contract section 10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DuplicatePair {
+    /// The smaller id of the two.
+    pub a: Uuid,
+    pub b: Uuid,
+    /// `national_id`, `phone`, `name_village_birth_year`.
+    pub reasons: Vec<String>,
+    /// How likely the two are one person, 0..=1.
+    pub score: f64,
+}
+
+/// `GET /v1/beneficiaries/duplicates`: the likely duplicates of a centre,
+/// most likely first, without the dismissed pairs and without people
+/// already merged into another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DuplicatesPage {
+    pub pairs: Vec<DuplicatePair>,
+}
+
+/// `POST /v1/beneficiaries/duplicates/dismiss`: these two are not one
+/// person (either order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DismissRequest {
+    #[serde(deserialize_with = "canonical_uuid")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub a: Uuid,
+    #[serde(deserialize_with = "canonical_uuid")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub b: Uuid,
 }

@@ -474,17 +474,45 @@ impl TestApp {
         response.json().await.expect("push json")
     }
 
+    /// A pull as a version-1 client makes it (no `Asa-Protocol`).
     pub async fn pull(&self, who: &Session, query: &str) -> Response {
         self.get(&format!("/v1/sync/pull?{query}"), &who.access)
             .await
     }
 
-    /// Pulls every page from the start; returns all changes and the final cursor.
+    /// A pull from a client that says `Asa-Protocol: 1.1`.
+    pub async fn pull_v1_1(&self, who: &Session, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/sync/pull?{query}")))
+            .bearer_auth(&who.access)
+            .header("asa-protocol", "1.1")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Pulls every page from the start as a version-1 client; returns all
+    /// changes and the final cursor.
     pub async fn pull_all(&self, who: &Session, extra: &str) -> (Vec<Value>, String) {
+        self.pull_all_as(who, extra, false).await
+    }
+
+    /// [`TestApp::pull_all`], as a version-1.1 client when `v1_1`.
+    pub async fn pull_all_as(
+        &self,
+        who: &Session,
+        extra: &str,
+        v1_1: bool,
+    ) -> (Vec<Value>, String) {
         let mut cursor = String::new();
         let mut changes = Vec::new();
         loop {
-            let response = self.pull(who, &format!("cursor={cursor}&{extra}")).await;
+            let query = format!("cursor={cursor}&{extra}");
+            let response = if v1_1 {
+                self.pull_v1_1(who, &query).await
+            } else {
+                self.pull(who, &query).await
+            };
             assert_eq!(response.status(), StatusCode::OK, "pull");
             let page: Value = response.json().await.expect("pull json");
             changes.extend(page["changes"].as_array().cloned().unwrap_or_default());

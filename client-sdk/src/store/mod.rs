@@ -333,7 +333,7 @@ pub fn drop_records(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM \"records\"; DELETE FROM \"unreadable\"; DELETE FROM \"masks\";",
     )
-        .step("dropping pulled records")
+    .step("dropping pulled records")
 }
 
 /// Moves a change the server rejected from the outbox to `rejected`.

@@ -1,7 +1,7 @@
 //! Two volunteers and a manager edit offline, then sync in every order: all
 //! three devices end with identical records.
 
-use client_sdk::{Client, Collection, FieldEdit, Key};
+use client_sdk::{Client, Collection, FieldEdit, FieldValue, Key};
 
 use crate::support::{new_beneficiary, new_session, sync_ok, view, World};
 
@@ -124,6 +124,37 @@ fn converge_in_order(order: [usize; 3]) {
     // Two concurrent phone numbers: a conflict, the same on every device.
     assert_eq!(person.conflicts.len(), 1);
     assert_eq!(person.conflicts[0].key, Key::field("phone"));
+    // The person is a's: a and the manager see both numbers; b its own and
+    // a's masked (contract section 10), never as empty.
+    let phones = |c: &Client| {
+        let record = c
+            .record(Collection::Beneficiaries, shared)
+            .unwrap()
+            .unwrap();
+        let mut heads: Vec<FieldValue> = record.conflicts[0]
+            .heads
+            .iter()
+            .map(|h| h.value.clone())
+            .collect();
+        heads.sort_by_key(|v| format!("{v:?}"));
+        heads
+    };
+    let text = |s: &str| FieldValue::Text(s.to_owned());
+    assert_eq!(phones(a), [text("0811111111"), text("0822222222")]);
+    assert_eq!(phones(m), phones(a));
+    assert_eq!(
+        phones(b),
+        [FieldValue::Masked("1111".into()), text("0822222222")]
+    );
+    assert_eq!(
+        person.fields["national_id"],
+        FieldValue::Masked("0708".into())
+    );
+    let mine = a
+        .record(Collection::Beneficiaries, shared)
+        .unwrap()
+        .unwrap();
+    assert_eq!(mine.text("national_id"), Some("1101700230708"));
     assert!(
         b.record(Collection::Beneficiaries, from_b)
             .unwrap()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use client_sdk::{Client, Clock, Collection, Config, NewBeneficiary, NewSession, Query};
+use client_sdk::{
+    Client, Clock, Collection, Config, FieldValue, NewBeneficiary, NewSession, Query,
+};
 use tempfile::TempDir;
 use tests::TestApp;
 use uuid::Uuid;
@@ -118,23 +120,44 @@ pub fn new_beneficiary(name: &str) -> NewBeneficiary {
         display_name: name.into(),
         phone: Some("+66812345678".into()),
         birth_year: Some(1960),
+        national_id: Some("1101700230708".into()),
         consent: true,
+        consent_version: Some("2026-01".into()),
     }
 }
 
 /// What must be equal on every device: fields, deletion, conflicts, version.
 pub type View = BTreeMap<Uuid, String>;
 
+/// A device's records as text, comparable across devices. A volunteer gets
+/// the `phone` and `national_id` of beneficiaries they did not create
+/// masked (contract section 10), so those two are compared as everyone may
+/// see them: by their last 4 characters.
 pub fn view(client: &Client, collection: Collection) -> View {
     let query = Query {
         include_deleted: true,
         ..Query::default()
     };
+    let as_masked = |key: &str, value: &mut FieldValue| {
+        if let ("phone" | "national_id", FieldValue::Text(text)) = (key, &*value) {
+            let count = text.chars().count();
+            *value = FieldValue::Masked(text.chars().skip(count.saturating_sub(4)).collect());
+        }
+    };
     client
         .records(collection, &query)
         .expect("records")
         .into_iter()
-        .map(|r| {
+        .map(|mut r| {
+            for (key, value) in r.fields.iter_mut() {
+                as_masked(key, value);
+            }
+            for conflict in &mut r.conflicts {
+                let key = conflict.key.to_string();
+                for head in &mut conflict.heads {
+                    as_masked(&key, &mut head.value);
+                }
+            }
             let shown = format!(
                 "{:?} {:?} {} {:?} {:?}",
                 r.fields, r.sets, r.deleted, r.conflicts, r.version

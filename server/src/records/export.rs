@@ -2,7 +2,9 @@
 //!
 //! CSV keeps the v1 columns (one per key, then `deleted`, `conflicts`,
 //! `version`, `updated_at`), then the v1.1 ones (`author_name` for
-//! sessions). A text cell that a spreadsheet would run as a formula (it
+//! sessions; `national_id`, `consent_version` and `erased` for
+//! beneficiaries). A value the reader may not see (contract section 10) is
+//! shown as `****` and its last 4 characters. A text cell that a spreadsheet would run as a formula (it
 //! starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed
 //! with `'`. XLSX has the same columns with typed cells: numbers, booleans
 //! and dates as such, and ids, phone numbers and village codes as text, so
@@ -16,17 +18,24 @@ use sync_core::{Collection, Field};
 
 /// The columns of an export of `collection`, in order.
 pub fn columns(collection: Collection) -> Vec<&'static str> {
-    let mut columns = vec!["id"];
-    columns.extend(
+    let fields = |v1_1: bool| {
         collection
             .fields()
             .iter()
-            .filter(|s| s.field != Field::Deleted)
-            .map(|s| s.field.name()),
-    );
+            .filter(move |s| {
+                s.field.since_v1_1() == v1_1 && !matches!(s.field, Field::Deleted | Field::Erased)
+            })
+            .map(|s| s.field.name())
+    };
+    let mut columns = vec!["id"];
+    columns.extend(fields(false));
     columns.extend(["deleted", "conflicts", "version", "updated_at"]);
     if collection == Collection::Sessions {
         columns.push("author_name");
+    }
+    columns.extend(fields(true));
+    if collection == Collection::Beneficiaries {
+        columns.push("erased");
     }
     columns
 }
@@ -36,6 +45,8 @@ fn cell_text(record: &RecordDto, column: &str) -> String {
     match column {
         "id" => record.id.to_string(),
         "deleted" => record.deleted.to_string(),
+        "erased" => record.erased.to_string(),
+        key if record.masked.contains_key(key) => format!("****{}", record.masked[key]),
         "conflicts" => record
             .conflicts
             .iter()
@@ -132,6 +143,9 @@ pub fn to_xlsx(collection: Collection, records: &[RecordDto]) -> Result<Vec<u8>,
             match (kind, value) {
                 (_, _) if *name == "deleted" => {
                     sheet.write_boolean(row, col, record.deleted)?;
+                }
+                (_, _) if *name == "erased" => {
+                    sheet.write_boolean(row, col, record.erased)?;
                 }
                 (_, Some(Json::Number(n))) => {
                     sheet.write_number(row, col, n.as_f64().unwrap_or_default())?;

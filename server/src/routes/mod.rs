@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(crate) mod auth;
+pub(crate) mod beneficiaries;
 pub(crate) mod centres;
 pub(crate) mod console;
 pub(crate) mod devices;
@@ -53,6 +54,8 @@ api! {
     get "/v1/devices" => devices::list;
     get "/v1/reports/summary" => reports::summary;
     get "/v1/reports/programme" => reports::programme;
+    get "/v1/beneficiaries/duplicates" => beneficiaries::duplicates;
+    post "/v1/beneficiaries/duplicates/dismiss" => beneficiaries::dismiss;
 }
 
 /// Registers every route; any other path is a problem+json 404, and a known

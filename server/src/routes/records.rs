@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{blocking, canonical_path_id, known_centre, page_limit, read_scope};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::records::{export, render};
+use crate::records::{consent_history, export, render};
 use crate::state::AppState;
 use crate::store::{ReadScope, RecordQuery, StoredRecord};
 use crate::sync::cursor;
@@ -226,13 +226,14 @@ pub async fn list(
         )
     };
     let store = state.store.clone();
+    let reader = caller.principal.clone();
     if format != Format::Json {
         // An export is every matching record, read a thousand at a time.
         let records = blocking(move || {
             let mut records = Vec::new();
             loop {
                 let page = store.list_records(&query)?;
-                records.extend(render(store.as_ref(), &page.records)?);
+                records.extend(render(store.as_ref(), &page.records, &reader)?);
                 match page.next_after_key {
                     Some(k) => query.after_key = k,
                     None => break,
@@ -258,7 +259,10 @@ pub async fn list(
     }
     let page = blocking(move || {
         let page = store.list_records(&query)?;
-        Ok((render(store.as_ref(), &page.records)?, page.next_after_key))
+        Ok((
+            render(store.as_ref(), &page.records, &reader)?,
+            page.next_after_key,
+        ))
     })
     .await?;
     Ok(HttpResponse::Ok().json(RecordsPage {
@@ -297,7 +301,12 @@ pub async fn get(
             tracing::warn!(target: "audit", user = %caller.principal.user_id, record = %id, "refused: record outside the caller's scope");
             return Err(ApiError::forbidden("you may not read this record"));
         }
-        Ok(render(store.as_ref(), std::slice::from_ref(&row))?.pop())
+        let mut dto = render(store.as_ref(), std::slice::from_ref(&row), &caller.principal)?.pop();
+        if let Some(dto) = dto.as_mut().filter(|_| collection == Collection::Beneficiaries) {
+            let history = store.record_history(collection, id)?;
+            dto.consent_history = Some(consent_history(&history));
+        }
+        Ok(dto)
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no {} record {id}", collection.name())))?;
@@ -334,6 +343,7 @@ pub(crate) async fn resolve_as(
     }
     let now_ms = state.clock.now_ms();
     let author = caller.user_id;
+    let reader = caller.clone();
     let store = state.store.clone();
     let outcome = blocking(move || {
         let mut outcome = None;
@@ -381,9 +391,11 @@ pub(crate) async fn resolve_as(
                 .value(&sync_core::Key::field(sync_core::Field::VolunteerId))
                 .and_then(sync_core::Value::as_str)
                 .map(str::to_owned),
+            // Only managers and admins resolve: they see every field.
+            created_by: None,
             state,
         };
-        Ok(render(store.as_ref(), std::slice::from_ref(&row))?.pop())
+        Ok(render(store.as_ref(), std::slice::from_ref(&row), &reader)?.pop())
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no record {id}")))?;

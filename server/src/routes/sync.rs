@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::PullQuery;
 use crate::sync::cursor;
+use crate::sync::minimise::Reader;
 use crate::sync::push::{self, PushContext, PushError, PushOutcome};
 
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
@@ -109,6 +110,15 @@ pub async fn push(
     Ok(HttpResponse::Ok().json(response))
 }
 
+/// Whether the client said it speaks protocol 1.1 or later: one that sends
+/// no `Asa-Protocol`, or `1`, is a version-1 client (contract section 7).
+pub(crate) fn speaks_v1_1(req: &HttpRequest) -> bool {
+    !matches!(
+        req.headers().get("asa-protocol").map(|v| v.as_bytes()),
+        None | Some(b"1")
+    )
+}
+
 /// The largest `max_bytes` a pull takes (1 GiB, far above any page).
 const MAX_PAGE_BYTES: usize = 1 << 30;
 
@@ -138,6 +148,7 @@ pub struct PullParams {
     ))]
 pub async fn pull(
     caller: Caller,
+    req: HttpRequest,
     params: web::Query<PullParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -168,6 +179,7 @@ pub async fn pull(
         })?),
     };
     let scope = read_scope(&caller.principal)?;
+    let reader = Reader::new(&caller.principal, speaks_v1_1(&req));
     let state_for_pull = state.clone();
     let (resync, device) = (caller.resync, caller.device_id);
     let exclude_device = (!params.include_own).then_some(caller.device_id);
@@ -195,6 +207,7 @@ pub async fn pull(
             max_bytes: params.max_bytes,
             scope,
             exclude_device,
+            reader,
         })?;
         if resync != 0 {
             state.store.clear_resync(device, resync)?;

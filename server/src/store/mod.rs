@@ -325,6 +325,10 @@ pub struct RecordWrite<'a> {
     pub people_helped: Option<i64>,
     /// A session's linked beneficiaries (empty for a beneficiary).
     pub beneficiaries: Vec<Uuid>,
+    /// Who stored the record first: kept only when this write inserts it.
+    pub created_by: Option<Uuid>,
+    /// A beneficiary's `merged_into`.
+    pub merged_into: Option<Uuid>,
 }
 
 /// The device's state after a push.
@@ -398,6 +402,18 @@ pub trait PushTx {
     fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError>;
 }
 
+/// A manager's word that two beneficiaries are not one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dismissal {
+    /// `a` < `b`.
+    pub a: Uuid,
+    pub b: Uuid,
+    pub centre_id: String,
+    pub by: Uuid,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// Which records a reader may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadScope {
@@ -420,6 +436,8 @@ pub struct PullQuery {
     pub scope: ReadScope,
     /// Leave out this device's own changes.
     pub exclude_device: Option<Uuid>,
+    /// What the reader gets of each change (masked writes, version 1).
+    pub reader: crate::sync::minimise::Reader,
 }
 
 #[derive(Debug, Clone)]
@@ -554,6 +572,8 @@ pub struct StoredRecord {
     pub id: Uuid,
     pub centre_id: Option<String>,
     pub volunteer_id: Option<String>,
+    /// The user whose change first stored the record.
+    pub created_by: Option<Uuid>,
     pub state: RecordState,
 }
 
@@ -709,6 +729,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of the users of `centre` (any centre when `None`) whose display
     /// name or username contains `text` (without regard to case).
     fn users_matching(&self, centre: Option<&str>, text: &str) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The pairs of beneficiaries dismissed from `centre`'s duplicates, each
+    /// as `(a, b)` with `a` < `b`.
+    fn dismissed_pairs(&self, centre: &str) -> Result<HashSet<(Uuid, Uuid)>, StoreError>;
+    /// Records that `a` and `b` (`a` < `b`) are not one person; dismissing a
+    /// pair again changes nothing.
+    fn dismiss_pair(&self, dismissal: &Dismissal) -> Result<(), StoreError>;
 
     fn create_web_session(
         &self,

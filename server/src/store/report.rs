@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sync_core::{codec, Collection};
 use uuid::Uuid;
 
+use crate::sync::minimise::{Outgoing, Reader};
+
 use super::{
     GroupFigures, ProgrammeRows, PullPage, RecordPage, StoreError, StoredRecord, VolunteerFigures,
     WeekFigures,
@@ -39,40 +41,50 @@ pub(crate) const PAGE_ENVELOPE_BYTES: usize = 96;
 /// [`fetch_limit`]) and the end of the log `end`, read in one snapshot with
 /// them. A last page moves the cursor to the end of the log, past changes
 /// the caller may not or need not see, so that it does not read them again.
+/// Each change is as `reader` may get it (`sync::minimise`; `creators`
+/// looks up who created the beneficiaries that decides, in one query).
 /// With `max_bytes`, the page ends before its JSON would pass that size,
 /// but holds at least one change, so that every pull makes progress.
 pub(crate) fn pull_page(
     rows: Vec<(i64, String)>,
     limit: usize,
     max_bytes: Option<usize>,
-    after_seq: i64,
-    end: i64,
-) -> PullPage {
-    let (mut rows, mut has_more) = split_page(rows, limit);
-    if let Some(max) = max_bytes {
-        let mut size = PAGE_ENVELOPE_BYTES;
-        let fits = rows
-            .iter()
-            .position(|(_, body)| {
-                size += body.len() + 1;
-                size > max
-            })
-            .map_or(rows.len(), |first_over| first_over.max(1));
-        if fits < rows.len() {
-            rows.truncate(fits);
-            has_more = true;
+    (after_seq, end): (i64, i64),
+    reader: &Reader,
+    creators: impl FnOnce(&[Uuid]) -> Result<HashMap<Uuid, Option<Uuid>>, StoreError>,
+) -> Result<PullPage, StoreError> {
+    let (rows, mut has_more) = split_page(rows, limit);
+    let outgoing = Outgoing::new(rows, reader);
+    let needed = outgoing.creators_needed();
+    let creators = if needed.is_empty() {
+        HashMap::new()
+    } else {
+        creators(&needed)?
+    };
+    let mut bodies = Vec::new();
+    let mut size = PAGE_ENVELOPE_BYTES;
+    let mut last_passed = None;
+    for (seq, body) in outgoing.finish(&creators) {
+        if let Some(body) = body {
+            size += body.len() + 1;
+            if max_bytes.is_some_and(|max| size > max) && !bodies.is_empty() {
+                has_more = true;
+                break;
+            }
+            bodies.push(body);
         }
+        last_passed = Some(seq);
     }
     let next_after_seq = if has_more {
-        rows.last().map_or(after_seq, |(seq, _)| *seq)
+        last_passed.unwrap_or(after_seq)
     } else {
         end.max(after_seq)
     };
-    PullPage {
-        bodies: rows.into_iter().map(|(_, body)| body).collect(),
+    Ok(PullPage {
+        bodies,
         next_after_seq,
         has_more,
-    }
+    })
 }
 
 /// A record row with its merge state decoded.
@@ -81,6 +93,7 @@ pub(crate) fn stored_record(
     id: Uuid,
     centre_id: Option<String>,
     volunteer_id: Option<String>,
+    created_by: Option<Uuid>,
     state: &[u8],
 ) -> Result<StoredRecord, StoreError> {
     let state =
@@ -90,6 +103,7 @@ pub(crate) fn stored_record(
         id,
         centre_id,
         volunteer_id,
+        created_by,
         state,
     })
 }
@@ -101,6 +115,7 @@ pub(crate) struct RecordRow {
     pub id: Uuid,
     pub centre_id: Option<String>,
     pub volunteer_id: Option<String>,
+    pub created_by: Option<Uuid>,
     pub state: Vec<u8>,
 }
 
@@ -120,7 +135,16 @@ pub(crate) fn record_page(
     };
     let records = rows
         .into_iter()
-        .map(|r| stored_record(collection, r.id, r.centre_id, r.volunteer_id, &r.state))
+        .map(|r| {
+            stored_record(
+                collection,
+                r.id,
+                r.centre_id,
+                r.volunteer_id,
+                r.created_by,
+                &r.state,
+            )
+        })
         .collect::<Result<_, _>>()?;
     Ok(RecordPage {
         records,
@@ -175,6 +199,58 @@ impl Sums {
     }
 }
 
+/// Who each beneficiary is, as reports count people (contract section 10):
+/// a beneficiary merged into another counts as the one at the end of its
+/// `merged_into` chain; in a cycle, the smallest id of the cycle stands for
+/// everyone on it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct People {
+    /// Only the beneficiaries that count as someone else.
+    of: HashMap<Uuid, Uuid>,
+}
+
+impl People {
+    /// From every `(beneficiary, merged_into)` the store holds.
+    pub(crate) fn from_merges(edges: impl IntoIterator<Item = (Uuid, Uuid)>) -> People {
+        let next: HashMap<Uuid, Uuid> = edges.into_iter().collect();
+        let mut of = HashMap::new();
+        for &start in next.keys() {
+            let mut path = vec![start];
+            let mut current = start;
+            let person = loop {
+                match next.get(&current) {
+                    None => break current,
+                    Some(&n) => match path.iter().position(|&p| p == n) {
+                        Some(at) => break *path[at..].iter().min().expect("a cycle has members"),
+                        None => {
+                            path.push(n);
+                            current = n;
+                        }
+                    },
+                }
+            };
+            if person != start {
+                of.insert(start, person);
+            }
+        }
+        People { of }
+    }
+
+    pub(crate) fn person(&self, id: Uuid) -> Uuid {
+        self.of.get(&id).copied().unwrap_or(id)
+    }
+
+    /// `{"<beneficiary>": "<person>", ...}`, for a store to join on.
+    pub(crate) fn to_json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .of
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+}
+
 /// The programme report summed one session at a time, in one pass over the
 /// sessions a store selected (whatever the number of groups).
 #[derive(Debug, Default)]
@@ -184,6 +260,7 @@ pub(crate) struct Programme {
     help_types: HashMap<String, Sums>,
     villages: HashMap<String, Sums>,
     everyone: HashSet<Uuid>,
+    people: People,
 }
 
 /// The entry of `map` for `key` (a missing value is `""`), allocating its
@@ -197,6 +274,14 @@ fn group<'m, V: Default>(map: &'m mut HashMap<String, V>, key: Option<&str>) -> 
 }
 
 impl Programme {
+    /// A report that counts beneficiaries as `people` says.
+    pub(crate) fn new(people: People) -> Programme {
+        Programme {
+            people,
+            ..Programme::default()
+        }
+    }
+
     pub(crate) fn add(&mut self, row: &SessionRow<'_>) {
         let number = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
         let people = number(row.people_helped);
@@ -210,8 +295,9 @@ impl Programme {
         v.people += people;
         v.minutes += number(row.duration_min);
         for id in row.beneficiaries {
-            self.everyone.insert(*id);
-            v.beneficiaries.insert(*id);
+            let person = self.people.person(*id);
+            self.everyone.insert(person);
+            v.beneficiaries.insert(person);
         }
         // The Monday on or before the session's local date names its week.
         if let Some(day) = row
@@ -275,17 +361,29 @@ impl Programme {
 mod tests {
     use super::*;
 
+    fn page(
+        rows: Vec<(i64, String)>,
+        limit: usize,
+        max_bytes: Option<usize>,
+        span: (i64, i64),
+    ) -> PullPage {
+        pull_page(rows, limit, max_bytes, span, &Reader::everything(), |_| {
+            unreachable!("everything needs no creators")
+        })
+        .unwrap()
+    }
+
     #[test]
     fn a_last_page_moves_the_cursor_to_the_end_of_the_log() {
         let rows = |seqs: &[i64]| seqs.iter().map(|s| (*s, s.to_string())).collect();
-        let full = pull_page(rows(&[4, 6, 9]), 2, None, 3, 20);
+        let full = page(rows(&[4, 6, 9]), 2, None, (3, 20));
         assert_eq!(
             (full.bodies, full.next_after_seq, full.has_more),
             (vec!["4".to_owned(), "6".to_owned()], 6, true)
         );
-        let last = pull_page(rows(&[4, 6]), 2, None, 3, 20);
+        let last = page(rows(&[4, 6]), 2, None, (3, 20));
         assert_eq!((last.next_after_seq, last.has_more), (20, false));
-        let ahead = pull_page(Vec::new(), 2, None, 30, 20);
+        let ahead = page(Vec::new(), 2, None, (30, 20));
         assert_eq!((ahead.next_after_seq, ahead.has_more), (30, false));
     }
 
@@ -293,21 +391,59 @@ mod tests {
     fn a_byte_limit_ends_the_page_early_but_never_before_its_first_change() {
         let rows = |n: i64| (1..=n).map(|s| (s, "x".repeat(99))).collect();
         // Envelope 96, then 100 bytes a change: three fit in 400.
-        let cut = pull_page(rows(5), 10, Some(400), 0, 50);
+        let cut = page(rows(5), 10, Some(400), (0, 50));
         assert_eq!(
             (cut.bodies.len(), cut.next_after_seq, cut.has_more),
             (3, 3, true)
         );
-        let exact = pull_page(rows(3), 10, Some(396), 0, 50);
+        let exact = page(rows(3), 10, Some(396), (0, 50));
         assert_eq!((exact.bodies.len(), exact.has_more), (3, false));
-        let tiny = pull_page(rows(5), 10, Some(1), 0, 50);
+        let tiny = page(rows(5), 10, Some(1), (0, 50));
         assert_eq!(
             (tiny.bodies.len(), tiny.next_after_seq, tiny.has_more),
             (1, 1, true)
         );
         // A page that fits whole is a last page as before.
-        let all = pull_page(rows(2), 10, Some(10_000), 0, 50);
+        let all = page(rows(2), 10, Some(10_000), (0, 50));
         assert_eq!((all.next_after_seq, all.has_more), (50, false));
+    }
+
+    #[test]
+    fn a_merged_person_counts_as_the_end_of_the_chain_and_a_cycle_as_its_smallest() {
+        let id = Uuid::from_u128;
+        // 1 -> 2 -> 3; 5 -> 6 -> 7 -> 5 (a cycle), 8 -> 6 (into it).
+        let people = People::from_merges([
+            (id(1), id(2)),
+            (id(2), id(3)),
+            (id(5), id(6)),
+            (id(6), id(7)),
+            (id(7), id(5)),
+            (id(8), id(6)),
+        ]);
+        for (start, person) in [
+            (1, 3),
+            (2, 3),
+            (3, 3),
+            (4, 4),
+            (5, 5),
+            (6, 5),
+            (7, 5),
+            (8, 5),
+        ] {
+            assert_eq!(people.person(id(start)), id(person), "{start}");
+        }
+        let mut p = Programme::new(people);
+        p.add(&SessionRow {
+            volunteer_id: Some("v1"),
+            started_on: Some("2026-11-30"),
+            help_type: None,
+            village_code: None,
+            people_helped: Some(3),
+            duration_min: Some(30),
+            beneficiaries: &[id(1), id(3), id(6)],
+        });
+        let rows = p.finish();
+        assert_eq!(rows.unique_beneficiaries, 2, "1 is 3; 6 is 5");
     }
 
     #[test]

@@ -3,5 +3,6 @@
 //! and the pull cursor.
 
 pub mod cursor;
+pub mod minimise;
 pub mod push;
 pub mod resolve;

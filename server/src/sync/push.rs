@@ -160,7 +160,9 @@ pub fn run<'a>(
         .records
         .iter()
         .filter(|(_, t)| t.dirty)
-        .map(|((collection, id), t)| record_write(*collection, *id, &t.state))
+        .map(|((collection, id), t)| {
+            record_write(*collection, *id, &t.state, Some(ctx.principal.user_id))
+        })
         .collect();
     tx.write(&PushWrites {
         device_id: ctx.device_id,
@@ -423,8 +425,14 @@ impl<'a, 'c> Batch<'a, 'c> {
 }
 
 /// A record's row as the store keeps it: its merge state and the columns
-/// that queries filter and reports count on.
-pub fn record_write(collection: Collection, id: Uuid, state: &RecordState) -> RecordWrite<'_> {
+/// that queries filter and reports count on. `created_by` is kept only if
+/// this write stores the record for the first time.
+pub fn record_write(
+    collection: Collection,
+    id: Uuid,
+    state: &RecordState,
+    created_by: Option<Uuid>,
+) -> RecordWrite<'_> {
     let text = |field| state.value(&Key::field(field)).and_then(Value::as_str);
     let int = |field| state.value(&Key::field(field)).and_then(Value::as_i64);
     let beneficiaries = if collection == Collection::Sessions {
@@ -448,6 +456,8 @@ pub fn record_write(collection: Collection, id: Uuid, state: &RecordState) -> Re
         duration_min: int(Field::DurationMin),
         people_helped: int(Field::PeopleHelped),
         beneficiaries,
+        created_by,
+        merged_into: text(Field::MergedInto).and_then(|s| Uuid::parse_str(s).ok()),
     }
 }
 

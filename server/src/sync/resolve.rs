@@ -149,7 +149,7 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
         device_id: Uuid::max(),
         changes: vec![new_change],
         rejections: Vec::new(),
-        records: vec![record_write(r.collection, r.record_id, &state)],
+        records: vec![record_write(r.collection, r.record_id, &state, None)],
         device: None,
         server_clock: Some(hlc),
     })?;

@@ -37,8 +37,9 @@ fn unknown_keys_of_a_pulled_change_are_kept_and_merged_like_any_key() {
         Change::decode(&first, Uuid::nil(), &RULES).is_err(),
         "a push with unknown keys stays refused"
     );
-    let sync_core::Pulled { change, unknown, .. } =
-        Change::decode_pulled(&first, Uuid::nil(), &RULES).unwrap();
+    let sync_core::Pulled {
+        change, unknown, ..
+    } = Change::decode_pulled(&first, Uuid::nil(), &RULES).unwrap();
     assert_eq!(change.writes.len(), 4, "every known key is decoded");
     let names: Vec<&str> = unknown.iter().map(|w| w.key.as_str()).collect();
     assert_eq!(names, ["guardian", "household_id"]);

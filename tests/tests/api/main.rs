@@ -19,6 +19,7 @@ mod nginx;
 mod openapi;
 mod ops;
 mod outage;
+mod people;
 mod records;
 mod restore;
 mod security;

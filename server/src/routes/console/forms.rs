@@ -336,7 +336,9 @@ async fn resolve_form(
                 row.volunteer_id.as_deref(),
             );
             Ok(readable
-                .then(|| crate::records::render(store.as_ref(), std::slice::from_ref(&row)))
+                .then(|| {
+                    crate::records::render(store.as_ref(), std::slice::from_ref(&row), &principal)
+                })
                 .transpose()?
                 .and_then(|mut v| v.pop()))
         })

@@ -219,6 +219,7 @@ pub async fn sessions(
     let page_no: usize = q.get("page").parse().ok().filter(|&n| n >= 1).unwrap_or(1);
     let scope = scope(&who.principal)?;
     let store = state.store.clone();
+    let reader = who.principal.clone();
     let f = filter.clone();
     let checked = filter_error.is_none();
     let found = blocking(move || {
@@ -232,7 +233,7 @@ pub async fn sessions(
         let total = store.count_records(&query)?;
         query.offset = (page_no - 1).saturating_mul(PAGE_SIZE);
         let page = store.list_records(&query)?;
-        Ok(Ok((total, render(store.as_ref(), &page.records)?)))
+        Ok(Ok((total, render(store.as_ref(), &page.records, &reader)?)))
     })
     .await
     .map_err(|e| ConsoleError::from(e).in_lang(lang))?;
@@ -288,6 +289,7 @@ pub async fn export(
     }
     let scope = scope(&who.principal)?;
     let store = state.store.clone();
+    let reader = who.principal.clone();
     let records = blocking(move || {
         let mut query = match session_query(store.as_ref(), scope, &filter, 1000)? {
             Ok(query) => query,
@@ -297,7 +299,7 @@ pub async fn export(
         loop {
             let page = store.list_records(&query)?;
             let n = page.records.len();
-            records.extend(render(store.as_ref(), &page.records)?);
+            records.extend(render(store.as_ref(), &page.records, &reader)?);
             if n < query.limit {
                 break;
             }
@@ -376,7 +378,7 @@ fn beneficiary_names(
     let mut out = HashMap::new();
     for id in ids.into_iter().collect::<HashSet<_>>() {
         if let Some(row) = readable(store, principal, Collection::Beneficiaries, &id.to_string())? {
-            if let Some(dto) = render(store, std::slice::from_ref(&row))?.pop() {
+            if let Some(dto) = render(store, std::slice::from_ref(&row), principal)?.pop() {
                 out.insert(id, dto);
             }
         }
@@ -466,7 +468,7 @@ pub async fn session(
         let Some(row) = readable(store, &principal, Collection::Sessions, &path)? else {
             return Ok(None);
         };
-        let Some(dto) = render(store, std::slice::from_ref(&row))?.pop() else {
+        let Some(dto) = render(store, std::slice::from_ref(&row), &principal)?.pop() else {
             return Ok(None);
         };
         let linked: Vec<Uuid> = dto
@@ -528,7 +530,7 @@ pub async fn beneficiary(
         let Some(row) = readable(store, &principal, Collection::Beneficiaries, &path)? else {
             return Ok(None);
         };
-        let Some(dto) = render(store, std::slice::from_ref(&row))?.pop() else {
+        let Some(dto) = render(store, std::slice::from_ref(&row), &principal)?.pop() else {
             return Ok(None);
         };
         Ok(Some(BeneficiaryDetail {
@@ -592,7 +594,7 @@ pub(super) async fn conflicts_page(
                 rows
             }
         };
-        let dtos: Vec<RecordDto> = render(store, &rows)?
+        let dtos: Vec<RecordDto> = render(store, &rows, &principal)?
             .into_iter()
             .filter(|d| !d.conflicts.is_empty())
             .collect();

@@ -314,6 +314,7 @@ pub(crate) fn pull_all(
                 max_bytes: None,
                 scope: scope.clone(),
                 exclude_device: None,
+                reader: crate::sync::minimise::Reader::everything(),
             })
             .expect("pull");
         for body in &page.bodies {

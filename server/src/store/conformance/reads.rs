@@ -7,6 +7,7 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::sync::minimise::Reader;
 use serde_json::json;
 use sync_core::{ChangeDto, Collection, Field, Key, PushStatus, Role, Value};
 use uuid::Uuid;
@@ -382,6 +383,7 @@ fn pull(store: &dyn Store, scope: ReadScope, after: i64, limit: usize) -> PullPa
             max_bytes: None,
             scope,
             exclude_device: None,
+            reader: Reader::everything(),
         })
         .expect("pull")
 }
@@ -428,6 +430,7 @@ fn pages_of(limit: usize, scope: ReadScope, exclude_device: Option<Uuid>) -> Pul
         max_bytes: None,
         scope,
         exclude_device,
+        reader: Reader::everything(),
     }
 }
 

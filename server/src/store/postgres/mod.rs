@@ -13,7 +13,7 @@
 //! change committed later (see [`push`]). A conflict between two
 //! transactions fails one of them, which [`Store::push`] runs again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::lineage::Lineage;
 use super::{
-    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
+    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow, Dismissal,
     HistoryEntry, LoginState, ProgrammeRows, PullPage, PullQuery, PushTx, RecordPage, RecordQuery,
     RotateOutcome, Store, StoreError, StoredRecord, Summary, SummaryQuery, UpdateUser, User,
     UserPage, UserPatch, UserQuery, WebSession,
@@ -39,6 +39,7 @@ pub mod scratch;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_log_epochs.sql")),
+    (3, include_str!("migrations/0003_beneficiaries.sql")),
 ];
 
 /// The `application_name` of every connection a store opens.
@@ -515,6 +516,30 @@ impl Store for PostgresStore {
 
     fn users_matching(&self, centre: Option<&str>, text: &str) -> Result<Vec<Uuid>, StoreError> {
         self.with(|c| accounts::users_matching(c, centre, text))
+    }
+
+    fn dismissed_pairs(&self, centre: &str) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+        self.with(|c| {
+            let rows = c
+                .query(
+                    "SELECT a, b FROM duplicate_dismissals WHERE centre_id = $1",
+                    &[&text(centre).as_ref()],
+                )
+                .map_err(map_err)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn dismiss_pair(&self, d: &Dismissal) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO duplicate_dismissals (a, b, centre_id, dismissed_by, dismissed_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (a, b) DO NOTHING",
+                &[&d.a, &d.b, &text(&d.centre_id).as_ref(), &d.by, &d.at],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
     }
 
     fn create_web_session(

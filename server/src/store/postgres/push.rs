@@ -251,7 +251,8 @@ impl PushTx for PostgresPushTx<'_, '_> {
                            village_code = n.village_code, started_on = n.started_on, deleted = n.deleted,
                            conflicts = n.conflicts, version = n.version, help_type = n.help_type,
                            outcome = n.outcome, duration_min = n.duration_min,
-                           people_helped = n.people_helped, beneficiaries = n.beneficiaries, state = n.state
+                           people_helped = n.people_helped, beneficiaries = n.beneficiaries, state = n.state,
+                           merged_into = n.merged_into
                          FROM {RECORD_ROWS} AS n
                          WHERE r.collection = n.collection AND r.record_id = n.record_id"
                     ),
@@ -328,18 +329,20 @@ impl PushTx for PostgresPushTx<'_, '_> {
 }
 
 const RECORD_COLUMNS: &str = "collection, record_id, centre_id, volunteer_id, village_code, started_on, \
-     deleted, conflicts, version, help_type, outcome, duration_min, people_helped, beneficiaries, state";
+     deleted, conflicts, version, help_type, outcome, duration_min, people_helped, beneficiaries, state, \
+     created_by, merged_into";
 
 /// The rows of [`RecordColumns::params`], one array per column. The linked
 /// beneficiaries, an array per row, travel as text (`{id,id}`) and are cast
 /// back per row: PostgreSQL arrays cannot nest rows of different lengths.
 const RECORD_ROWS: &str = "(SELECT collection, record_id, centre_id, volunteer_id, village_code, started_on, \
      deleted, conflicts, version, help_type, outcome, duration_min, people_helped, \
-     beneficiaries::uuid[] AS beneficiaries, state \
+     beneficiaries::uuid[] AS beneficiaries, state, created_by, merged_into \
      FROM unnest($1::smallint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::boolean[], $8::integer[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], \
-     $14::text[], $15::bytea[]) AS u (collection, record_id, centre_id, volunteer_id, village_code, started_on, \
-     deleted, conflicts, version, help_type, outcome, duration_min, people_helped, beneficiaries, state))";
+     $14::text[], $15::bytea[], $16::uuid[], $17::uuid[]) AS u (collection, record_id, centre_id, volunteer_id, \
+     village_code, started_on, deleted, conflicts, version, help_type, outcome, duration_min, people_helped, \
+     beneficiaries, state, created_by, merged_into))";
 
 /// Records as one array per column.
 struct RecordColumns<'a> {
@@ -358,6 +361,8 @@ struct RecordColumns<'a> {
     people: Vec<Option<i64>>,
     beneficiaries: Vec<Option<String>>,
     states: Vec<Vec<u8>>,
+    creators: Vec<Option<Uuid>>,
+    merges: Vec<Option<Uuid>>,
 }
 
 impl<'a> RecordColumns<'a> {
@@ -396,10 +401,12 @@ impl<'a> RecordColumns<'a> {
                 })
                 .collect(),
             states: records.iter().map(|r| codec::encode(r.state)).collect(),
+            creators: records.iter().map(|r| r.created_by).collect(),
+            merges: records.iter().map(|r| r.merged_into).collect(),
         }
     }
 
-    fn params(&self) -> [(&(dyn ToSql + Sync), Type); 15] {
+    fn params(&self) -> [(&(dyn ToSql + Sync), Type); 17] {
         [
             (&self.collections, Type::INT2_ARRAY),
             (&self.ids, Type::UUID_ARRAY),
@@ -416,6 +423,8 @@ impl<'a> RecordColumns<'a> {
             (&self.people, Type::INT8_ARRAY),
             (&self.beneficiaries, Type::TEXT_ARRAY),
             (&self.states, Type::BYTEA_ARRAY),
+            (&self.creators, Type::UUID_ARRAY),
+            (&self.merges, Type::UUID_ARRAY),
         ]
     }
 }

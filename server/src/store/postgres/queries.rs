@@ -14,7 +14,7 @@ use sync_core::Collection;
 use uuid::Uuid;
 
 use super::{collection_code, map_err, unsigned};
-use crate::store::report::{self, Programme, RecordRow, SessionRow};
+use crate::store::report::{self, People, Programme, RecordRow, SessionRow};
 use crate::store::{
     HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage, RecordQuery,
     StoreError, StoredRecord, Summary, SummaryQuery,
@@ -55,6 +55,10 @@ impl Param for Uuid {
 
 impl Param for Option<Uuid> {
     const TYPE: Type = Type::UUID;
+}
+
+impl Param for Vec<Uuid> {
+    const TYPE: Type = Type::UUID_ARRAY;
 }
 
 impl Param for Vec<String> {
@@ -178,13 +182,22 @@ pub(super) fn pull(c: &mut Client, q: &PullQuery) -> Result<PullPage, StoreError
         .iter()
         .filter_map(|r| Some((r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?)))
         .collect();
-    Ok(report::pull_page(
+    report::pull_page(
         changes,
         q.limit,
         q.max_bytes,
-        q.after_seq,
-        end,
-    ))
+        (q.after_seq, end),
+        &q.reader,
+        |ids| {
+            let rows = Statement::new(
+                "SELECT record_id, created_by FROM records WHERE collection = $1 AND record_id = ANY($2)",
+            )
+            .with(collection_code(Collection::Beneficiaries))
+            .with(ids.to_vec())
+            .query(c)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        },
+    )
 }
 
 /// The conditions of a records query.
@@ -228,7 +241,7 @@ pub(super) fn count_records(c: &mut Client, q: &RecordQuery) -> Result<u64, Stor
 
 pub(super) fn list_records(c: &mut Client, q: &RecordQuery) -> Result<RecordPage, StoreError> {
     let mut s = Statement::new(
-        "SELECT key, record_id, centre_id, volunteer_id, state FROM records WHERE collection = $1",
+        "SELECT key, record_id, centre_id, volunteer_id, state, created_by FROM records WHERE collection = $1",
     )
     .with(collection_code(q.collection));
     // Only a cursor's pages say where to start, as in SQLite.
@@ -257,6 +270,7 @@ pub(super) fn list_records(c: &mut Client, q: &RecordQuery) -> Result<RecordPage
             id: r.get(1),
             centre_id: r.get(2),
             volunteer_id: r.get(3),
+            created_by: r.get(5),
             state: r.get(4),
         })
         .collect();
@@ -269,16 +283,30 @@ pub(super) fn get_record(
     id: Uuid,
 ) -> Result<Option<StoredRecord>, StoreError> {
     let row = Statement::new(
-        "SELECT centre_id, volunteer_id, state FROM records WHERE collection = $1 AND record_id = $2",
+        "SELECT centre_id, volunteer_id, state, created_by FROM records WHERE collection = $1 AND record_id = $2",
     )
     .with(collection_code(collection))
     .with(id)
     .query_opt(c)?;
     row.map(|r| {
         let state: Vec<u8> = r.get(2);
-        report::stored_record(collection, id, r.get(0), r.get(1), &state)
+        report::stored_record(collection, id, r.get(0), r.get(1), r.get(3), &state)
     })
     .transpose()
+}
+
+/// Who each beneficiary is, as reports count people.
+fn people(c: &mut impl GenericClient) -> Result<People, StoreError> {
+    let rows = c
+        .query(
+            "SELECT record_id, merged_into FROM records WHERE collection = $1 AND merged_into IS NOT NULL",
+            &[&collection_code(Collection::Beneficiaries)],
+        )
+        .map_err(map_err)?;
+    Ok(People::from_merges(
+        rows.iter()
+            .map(|r| (r.get::<_, Uuid>(0), r.get::<_, Uuid>(1))),
+    ))
 }
 
 /// The conditions of a report on live sessions.
@@ -314,12 +342,16 @@ pub(super) fn summary(c: &mut Client, q: &SummaryQuery) -> Result<Summary, Store
              FROM records{filter}"
         ),
     )?;
-    let unique = f.query_one_as(
-        &mut tx,
-        &format!(
-            "SELECT count(DISTINCT b.id) FROM records, unnest(records.beneficiaries) AS b (id){filter}"
-        ),
-    )?;
+    // A merged person counts once, as whom `people` says.
+    let mut u = Statement::new(
+        "SELECT count(DISTINCT coalesce(m.value::uuid, b.id)) FROM records, unnest(records.beneficiaries) AS b (id)
+         LEFT JOIN jsonb_each_text($1::jsonb) AS m ON m.key = b.id::text
+         WHERE collection = $2 AND NOT deleted",
+    )
+    .with(people(&mut tx)?.to_json())
+    .with(collection_code(Collection::Sessions));
+    session_filter(q, &mut u);
+    let unique = u.query_one(&mut tx)?;
     let mut grouped = |column: &str| -> Result<_, StoreError> {
         let rows = f.query_as(
             &mut tx,
@@ -386,7 +418,7 @@ pub(super) fn programme(c: &mut Client, q: &SummaryQuery) -> Result<ProgrammeRow
     )
     .with(collection_code(Collection::Sessions));
     session_filter(q, &mut s);
-    let mut programme = Programme::default();
+    let mut programme = Programme::new(people(c)?);
     let mut rows = c.query_typed_raw(&s.sql, s.params()).map_err(map_err)?;
     while let Some(r) = rows.next().map_err(map_err)? {
         let beneficiaries: Option<Vec<Uuid>> = r.get(6);

@@ -2,7 +2,7 @@
 //! transaction on it) and a pool of readers, so pulls and manager reads never
 //! wait behind a push (WAL mode lets them read the last committed state).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::lineage::Lineage;
 use super::{
-    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow,
+    AttemptCounts, BindOutcome, BoundDevice, Centre, CentrePatch, CreateUser, DeviceRow, Dismissal,
     HistoryEntry, LoginState, ProgrammeRows, PullPage, PullQuery, PushTx, RecordPage, RecordQuery,
     RotateOutcome, Store, StoreError, StoredRecord, Summary, SummaryQuery, UpdateUser, User,
     UserPage, UserPatch, UserQuery, WebSession,
@@ -31,6 +31,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_managers.sql")),
     (4, include_str!("migrations/0004_console_indexes.sql")),
     (5, include_str!("migrations/0005_log_epochs.sql")),
+    (6, include_str!("migrations/0006_beneficiaries.sql")),
 ];
 
 /// The stored code of a collection.
@@ -522,6 +523,48 @@ impl Store for SqliteStore {
         self.read(|c| accounts::users_matching(c, centre, text))
     }
 
+    fn dismissed_pairs(&self, centre: &str) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT \"a\", \"b\" FROM \"duplicate_dismissals\" WHERE \"centre_id\" = ?1",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([centre], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(map_err)?;
+            let mut pairs = HashSet::new();
+            for row in rows {
+                let (a, b) = row.map_err(map_err)?;
+                if let (Ok(a), Ok(b)) = (Uuid::parse_str(&a), Uuid::parse_str(&b)) {
+                    pairs.insert((a, b));
+                }
+            }
+            Ok(pairs)
+        })
+    }
+
+    fn dismiss_pair(&self, d: &Dismissal) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO \"duplicate_dismissals\" (\"a\", \"b\", \"centre_id\", \"dismissed_by\", \"dismissed_at\")
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (\"a\", \"b\") DO NOTHING",
+            )
+            .map_err(map_err)?
+            .execute(rusqlite::params![
+                d.a.to_string(),
+                d.b.to_string(),
+                d.centre_id,
+                d.by.to_string(),
+                d.at
+            ])
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
     fn create_web_session(
         &self,
         hash: &[u8; 32],
@@ -624,5 +667,48 @@ mod tests {
             })
             .unwrap();
         assert_eq!(acked, 7, "the device's sequence survives the new table");
+    }
+
+    #[test]
+    fn records_stored_before_migration_6_learn_their_creator_and_merge_from_the_log() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("asa.db");
+        let mut conn = Connection::open(&path).unwrap();
+        for (number, sql) in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&format!("PRAGMA user_version = {number}"))
+                .unwrap();
+        }
+        let record = "0190a000-0000-7000-8000-0000000000b1";
+        let change = |seq: i64, author: &str, hlc: &str, fields: &str| {
+            format!(
+                "INSERT INTO \"changes\" (\"seq\", \"change_id\", \"device_key\", \"device_seq\", \"collection\", \"centre_id\", \"body\", \"record_id\")
+                 VALUES ({seq}, randomblob(16), 1, {seq}, 2, 'C0001',
+                 '{{\"collection\":\"beneficiaries\",\"record_id\":\"{record}\",\"hlc\":\"{hlc}\",\"fields\":{fields},\"author\":\"{author}\"}}', '{record}');"
+            )
+        };
+        let into_late = "0190a000-0000-7000-8000-0000000000c2";
+        conn.execute_batch(&format!(
+            "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"deleted\", \"conflicts\", \"state\")
+               VALUES (2, x'0190a0000000700080000000000000b1', 'C0001', 0, 0, x'0100');
+             {}{}{}",
+            change(1, "0190a000-0000-7000-8000-0000000000a1", "1790000000000-0000-d", "{\"display_name\":{\"value\":\"x\"}}"),
+            change(2, "0190a000-0000-7000-8000-0000000000a2", "1790000000009-0000-d", &format!("{{\"merged_into\":{{\"value\":\"{into_late}\"}}}}")),
+            change(3, "0190a000-0000-7000-8000-0000000000a2", "1790000000005-0000-d", "{\"merged_into\":{\"value\":\"0190a000-0000-7000-8000-0000000000c1\"}}"),
+        ))
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (creator, merged): (String, String) = conn
+            .query_row(
+                "SELECT \"created_by\", \"merged_into\" FROM \"records\"",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            creator, "0190a000-0000-7000-8000-0000000000a1",
+            "the first change's author"
+        );
+        assert_eq!(merged, into_late, "the write with the greatest HLC");
     }
 }

@@ -257,8 +257,8 @@ impl SqlitePushTx<'_> {
             .prepare_cached(
                 "INSERT INTO \"records\" (\"collection\", \"record_id\", \"centre_id\", \"volunteer_id\", \"village_code\",
                    \"started_on\", \"deleted\", \"conflicts\", \"version\", \"help_type\", \"people_helped\",
-                   \"beneficiaries\", \"state\", \"outcome\", \"duration_min\")
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                   \"beneficiaries\", \"state\", \"outcome\", \"duration_min\", \"created_by\", \"merged_into\")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT (\"collection\", \"record_id\") DO UPDATE SET
                    \"centre_id\" = excluded.\"centre_id\", \"volunteer_id\" = excluded.\"volunteer_id\",
                    \"village_code\" = excluded.\"village_code\", \"started_on\" = excluded.\"started_on\",
@@ -266,7 +266,7 @@ impl SqlitePushTx<'_> {
                    \"version\" = excluded.\"version\", \"help_type\" = excluded.\"help_type\",
                    \"people_helped\" = excluded.\"people_helped\", \"beneficiaries\" = excluded.\"beneficiaries\",
                    \"state\" = excluded.\"state\", \"outcome\" = excluded.\"outcome\",
-                   \"duration_min\" = excluded.\"duration_min\"",
+                   \"duration_min\" = excluded.\"duration_min\", \"merged_into\" = excluded.\"merged_into\"",
             )
             .map_err(map_err)?
             .execute(rusqlite::params![
@@ -285,6 +285,8 @@ impl SqlitePushTx<'_> {
                 state,
                 r.outcome,
                 r.duration_min,
+                r.created_by.map(|u| u.to_string()),
+                r.merged_into.map(|u| u.to_string()),
             ])
             .map_err(map_err)?;
         Ok(())

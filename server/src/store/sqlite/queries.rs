@@ -1,12 +1,14 @@
 //! Read-side queries: pull pages, manager record lists, the summary report.
 
+use std::collections::HashMap;
+
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use sync_core::Collection;
 use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
-use crate::store::report::{self, Programme, RecordRow, SessionRow};
+use crate::store::report::{self, People, Programme, RecordRow, SessionRow};
 use crate::store::{
     HistoryEntry, ProgrammeRows, PullPage, PullQuery, ReadScope, RecordPage, RecordQuery,
     StoreError, StoredRecord, Summary, SummaryQuery,
@@ -86,13 +88,42 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
     let rows = page(&tx, sql, params, "\"seq\"", q.limit, 0, |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
     })?;
-    Ok(report::pull_page(
+    report::pull_page(
         rows,
         q.limit,
         q.max_bytes,
-        q.after_seq,
-        end,
-    ))
+        (q.after_seq, end),
+        &q.reader,
+        |ids| creators(&tx, ids),
+    )
+}
+
+/// Who created each of these beneficiaries.
+fn creators(c: &Connection, ids: &[Uuid]) -> Result<HashMap<Uuid, Option<Uuid>>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    // SQLite binds at most 32,766 parameters; a page holds at most 1,000.
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT \"record_id\", \"created_by\" FROM \"records\" WHERE \"collection\" = {} AND \"record_id\" IN ({marks})",
+            collection_code(Collection::Beneficiaries)
+        );
+        let mut stmt = c.prepare(&sql).map_err(map_err)?;
+        let rows = stmt
+            .query_map(
+                params_from_iter(chunk.iter().map(|id| id.as_bytes().to_vec())),
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<String>>(1)?)),
+            )
+            .map_err(map_err)?;
+        for row in rows {
+            let (id, creator) = row.map_err(map_err)?;
+            out.insert(
+                uuid_col(id)?,
+                creator.and_then(|u| Uuid::parse_str(&u).ok()),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The `WHERE` conditions of a records query (after `key > ?` for paging).
@@ -159,7 +190,7 @@ pub(super) fn count_records(c: &Connection, q: &RecordQuery) -> Result<u64, Stor
 
 pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage, StoreError> {
     let mut sql = format!(
-        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\" FROM {} WHERE \"collection\" = ?",
+        "SELECT \"key\", \"record_id\", \"centre_id\", \"volunteer_id\", \"state\", \"created_by\" FROM {} WHERE \"collection\" = ?",
         records_table(q)
     );
     let mut params = vec![Sql::Integer(collection_code(q.collection))];
@@ -187,16 +218,18 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
             r.get::<_, Option<String>>(2)?,
             r.get::<_, Option<String>>(3)?,
             r.get::<_, Vec<u8>>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     let rows = rows
         .into_iter()
-        .map(|(key, id, centre_id, volunteer_id, state)| {
+        .map(|(key, id, centre_id, volunteer_id, state, created_by)| {
             Ok(RecordRow {
                 key,
                 id: uuid_col(id)?,
                 centre_id,
                 volunteer_id,
+                created_by: created_by.and_then(|u| Uuid::parse_str(&u).ok()),
                 state,
             })
         })
@@ -204,23 +237,47 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
     report::record_page(q.collection, rows, q.limit)
 }
 
+/// Who each beneficiary is, as reports count people.
+fn people(c: &Connection) -> Result<People, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT \"record_id\", \"merged_into\" FROM \"records\" WHERE \"collection\" = ?1 AND \"merged_into\" IS NOT NULL",
+        )
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map([collection_code(Collection::Beneficiaries)], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(map_err)?;
+    let mut edges = Vec::new();
+    for row in rows {
+        let (id, into) = row.map_err(map_err)?;
+        if let Ok(into) = Uuid::parse_str(&into) {
+            edges.push((uuid_col(id)?, into));
+        }
+    }
+    Ok(People::from_merges(edges))
+}
+
 pub(super) fn get_record(
     c: &Connection,
     collection: Collection,
     id: Uuid,
 ) -> Result<Option<StoredRecord>, StoreError> {
-    let row: Option<(Option<String>, Option<String>, Vec<u8>)> = c
+    type Row = (Option<String>, Option<String>, Vec<u8>, Option<String>);
+    let row: Option<Row> = c
         .prepare_cached(
-            "SELECT \"centre_id\", \"volunteer_id\", \"state\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2",
+            "SELECT \"centre_id\", \"volunteer_id\", \"state\", \"created_by\" FROM \"records\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2",
         )
         .map_err(map_err)?
         .query_row((collection_code(collection), id.as_bytes()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()
         .map_err(map_err)?;
-    row.map(|(centre_id, volunteer_id, state)| {
-        report::stored_record(collection, id, centre_id, volunteer_id, &state)
+    row.map(|(centre_id, volunteer_id, state, created_by)| {
+        let created_by = created_by.and_then(|u| Uuid::parse_str(&u).ok());
+        report::stored_record(collection, id, centre_id, volunteer_id, created_by, &state)
     })
     .transpose()
 }
@@ -268,10 +325,23 @@ pub(super) fn summary(c: &Connection, q: &SummaryQuery) -> Result<Summary, Store
         people_helped: count(&format!(
             "SELECT coalesce(sum(\"people_helped\"), 0) FROM \"records\"{filter}"
         ))?,
-        unique_beneficiaries: count(&format!(
-            "SELECT count(DISTINCT j.\"value\") FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j{filter}"
+        unique_beneficiaries: {
+            // A merged person counts once, as whom `people` says.
+            let people = people(&tx)?.to_json();
+            let mut with_people = vec![Sql::Text(people)];
+            with_people.extend(params.iter().cloned());
+            tx.prepare_cached(&format!(
+                "SELECT count(DISTINCT coalesce(m.\"value\", j.\"value\")) FROM \"records\", json_each(\"records\".\"beneficiaries\") AS j
+                 LEFT JOIN json_each(?) AS m ON m.\"key\" = j.\"value\"{filter}"
+            ))
+            .map_err(map_err)?
+            .query_row(params_from_iter(with_people), |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(map_err)?
+        },
+        active_volunteers: count(&format!(
+            "SELECT count(DISTINCT \"volunteer_id\") FROM \"records\"{filter}"
         ))?,
-        active_volunteers: count(&format!("SELECT count(DISTINCT \"volunteer_id\") FROM \"records\"{filter}"))?,
         by_help_type: grouped(&format!(
             "SELECT \"help_type\", count(*) FROM \"records\"{filter} GROUP BY \"help_type\""
         ))?,
@@ -351,7 +421,7 @@ pub(super) fn programme(c: &Connection, q: &SummaryQuery) -> Result<ProgrammeRow
             params.push(Sql::Text(v.clone()));
         }
     }
-    let mut programme = Programme::default();
+    let mut programme = Programme::new(people(c)?);
     let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
     let mut rows = stmt.query(params_from_iter(params)).map_err(map_err)?;
     while let Some(r) = rows.next().map_err(map_err)? {

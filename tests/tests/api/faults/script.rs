@@ -225,7 +225,17 @@ impl Fleet {
                     return Ok(false);
                 }
                 let c = rng.pick(&conflicts);
-                let value = rng.pick(&c.heads).value.clone();
+                // A value the user may not see cannot be chosen: only
+                // written over with a value they know.
+                let visible: Vec<_> = c
+                    .heads
+                    .iter()
+                    .filter(|h| !matches!(h.value, FieldValue::Masked(_)))
+                    .collect();
+                if visible.is_empty() {
+                    return Ok(false);
+                }
+                let value = rng.pick(&visible).value.clone();
                 client.resolve(c.collection, c.record_id, &c.key, value)?;
                 self.stats.resolutions += 1;
             }
@@ -241,6 +251,7 @@ impl Fleet {
             phone: Some(phone(rng)),
             birth_year: Some(rng.range(1930, 2010) as i64),
             consent: true,
+            ..Default::default()
         })?;
         let centre = device.user.centre_id.clone().unwrap_or_default();
         self.beneficiaries_in.entry(centre).or_default().push(id);

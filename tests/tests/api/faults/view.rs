@@ -38,7 +38,7 @@ pub fn device_view(client: &Client) -> View {
                 collection.name(),
                 r.id,
                 &json!(r.centre_id),
-                &serde_json::from_str(&r.fields_json()).expect("a JSON object"),
+                &with_masks(&r),
                 r.deleted,
                 conflicts,
                 &json!(r.version),
@@ -147,6 +147,32 @@ pub fn differences(device: &View, server: &View, limit: usize) -> Vec<String> {
     out
 }
 
+/// A device record's fields as the server's API shows them, except that a
+/// masked value shows what the device holds of it (`{"masked": "5678"}`).
+fn with_masks(r: &client_sdk::Record) -> Map<String, Value> {
+    let mut fields: Map<String, Value> =
+        serde_json::from_str(&r.fields_json()).expect("a JSON object");
+    for (key, value) in &r.fields {
+        if let FieldValue::Masked(_) = value {
+            fields.insert(key.clone(), scalar(value));
+        }
+    }
+    fields
+}
+
+/// A volunteer gets the `phone` and `national_id` of beneficiaries they did
+/// not create masked (contract section 10): those two keys are compared as
+/// everyone may see them, by their last 4 characters.
+fn as_masked(key: &str, value: &Value) -> Value {
+    match (key, value) {
+        ("phone" | "national_id", Value::String(text)) => {
+            let count = text.chars().count();
+            json!({ "masked": text.chars().skip(count.saturating_sub(4)).collect::<String>() })
+        }
+        _ => value.clone(),
+    }
+}
+
 fn scalar(value: &FieldValue) -> Value {
     match value {
         FieldValue::Null => Value::Null,
@@ -155,6 +181,7 @@ fn scalar(value: &FieldValue) -> Value {
         FieldValue::Float(f) => json!(f),
         FieldValue::Text(s) => json!(s),
         FieldValue::Json(text) => serde_json::from_str(text).expect("kept as JSON"),
+        FieldValue::Masked(shown) => json!({ "masked": shown }),
     }
 }
 
@@ -177,7 +204,7 @@ fn canonical(
                 items.sort();
                 json!(items)
             }
-            other => other.clone(),
+            other => as_masked(key, other),
         };
         sorted.insert(key.clone(), value.to_string());
     }
@@ -185,6 +212,9 @@ fn canonical(
     let conflicts: Vec<String> = conflicts
         .into_iter()
         .map(|(key, mut heads)| {
+            for head in &mut heads {
+                head["value"] = as_masked(&key, &head["value"]);
+            }
             heads.sort_by(|a, b| a["hlc"].to_string().cmp(&b["hlc"].to_string()));
             let heads: Vec<String> = heads.iter().map(Value::to_string).collect();
             format!("{key}={}", heads.join(","))

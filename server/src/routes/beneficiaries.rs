@@ -1,0 +1,233 @@
+//! Beneficiaries as people (contract section 10): the likely duplicates of
+//! a centre, and a manager's word that a pair is not one person. Merging
+//! is the ordinary `merged_into` write; reports count a merged person once.
+
+use std::collections::HashSet;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use sync_core::duplicates::{self, Person};
+use sync_core::wire::{DismissRequest, DuplicatePair, DuplicatesPage, Problem};
+use sync_core::{Collection, Field, Key, Principal, ProblemCode, Role, Value};
+use uuid::Uuid;
+
+use super::{blocking, known_centre};
+use crate::auth::{require_role, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Dismissal, ReadScope, RecordQuery, Store, StoreError, StoredRecord};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicatesParams {
+    /// The centre (a manager's own when left out; an admin names one).
+    centre_id: Option<String>,
+}
+
+/// The centre a manager or admin works on: a manager's own (another is
+/// 403), an admin's choice (required: `missing_centre`).
+pub(crate) async fn centre_of(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    centre_id: Option<String>,
+) -> Result<String, ApiError> {
+    require_role(caller, &[Role::Admin, Role::Manager])?;
+    let centre = match (caller.role, centre_id) {
+        (Role::Admin, Some(c)) => c,
+        (Role::Admin, None) => {
+            return Err(ApiError::bad_request(
+                ProblemCode::MissingCentre,
+                "name the centre: centre_id",
+            ))
+        }
+        (_, Some(c)) if Some(&c) != caller.centre_id.as_ref() => {
+            tracing::warn!(target: "audit", user = %caller.user_id, centre = %c, "refused: duplicates of another centre");
+            return Err(ApiError::forbidden(format!(
+                "you may not read the beneficiaries of centre {c:?}"
+            )));
+        }
+        (_, _) => caller
+            .centre_id
+            .clone()
+            .ok_or_else(|| ApiError::forbidden("this account belongs to no centre"))?,
+    };
+    known_centre(state, caller, &centre).await?;
+    Ok(centre)
+}
+
+/// Every beneficiary of `centre` that may still be counted as a person of
+/// its own: not deleted, not erased, not merged into another.
+pub(crate) fn people_of(store: &dyn Store, centre: &str) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut query = RecordQuery {
+        exclude_deleted: true,
+        ..RecordQuery::new(
+            Collection::Beneficiaries,
+            ReadScope::Centre(centre.to_owned()),
+            1000,
+        )
+    };
+    let mut people = Vec::new();
+    loop {
+        let page = store.list_records(&query)?;
+        people.extend(page.records.into_iter().filter(|r| {
+            let merged = r
+                .state
+                .value(&Key::field(Field::MergedInto))
+                .is_some_and(|v| *v != Value::Null);
+            !merged && !r.state.is_erased()
+        }));
+        match page.next_after_key {
+            Some(k) => query.after_key = k,
+            None => return Ok(people),
+        }
+    }
+}
+
+/// The likely duplicates among `people`, without the dismissed pairs.
+pub(crate) fn duplicates_among(
+    people: &[StoredRecord],
+    dismissed: &HashSet<(Uuid, Uuid)>,
+) -> Vec<DuplicatePair> {
+    let text = |r: &StoredRecord, field| {
+        r.state
+            .value(&Key::field(field))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let read: Vec<_> = people
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                text(r, Field::VillageCode).unwrap_or_default(),
+                text(r, Field::DisplayName).unwrap_or_default(),
+                text(r, Field::Phone),
+                text(r, Field::NationalId),
+                r.state
+                    .value(&Key::field(Field::BirthYear))
+                    .and_then(Value::as_i64),
+            )
+        })
+        .collect();
+    let persons: Vec<Person<'_>> = read
+        .iter()
+        .map(|(id, village, name, phone, national_id, year)| Person {
+            id: *id,
+            village,
+            name,
+            phone: phone.as_deref(),
+            national_id: national_id.as_deref(),
+            birth_year: *year,
+        })
+        .collect();
+    duplicates::find(&persons)
+        .into_iter()
+        .filter(|p| !dismissed.contains(&(p.a, p.b)))
+        .map(|p| DuplicatePair {
+            a: p.a,
+            b: p.b,
+            reasons: p.reasons.iter().map(|r| r.name().to_owned()).collect(),
+            score: p.score,
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/v1/beneficiaries/duplicates", tag = "beneficiaries", params(DuplicatesParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The likely duplicates of the centre, most likely first", body = DuplicatesPage),
+        (status = 400, description = "`missing_centre`: an admin names the centre", content_type = "application/problem+json", body = Problem),
+        (status = 403, description = "`forbidden`: a volunteer, or another centre", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`unknown_centre` (admin)", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn duplicates(
+    caller: Caller,
+    params: web::Query<DuplicatesParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let centre = centre_of(&caller.principal, &state, params.into_inner().centre_id).await?;
+    let store = state.store.clone();
+    let pairs = blocking(move || {
+        let people = people_of(store.as_ref(), &centre)?;
+        let dismissed = store.dismissed_pairs(&centre)?;
+        Ok(duplicates_among(&people, &dismissed))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(DuplicatesPage { pairs }))
+}
+
+/// Dismisses a pair as `caller`: both must be beneficiaries of a centre the
+/// caller manages. Dismissing again answers the same.
+pub(crate) async fn dismiss_as(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    a: Uuid,
+    b: Uuid,
+) -> Result<(Uuid, Uuid), ApiError> {
+    require_role(caller, &[Role::Admin, Role::Manager])?;
+    if a == b {
+        return Err(ApiError::bad_request(
+            ProblemCode::InvalidRequest,
+            "a and b must be two different beneficiaries",
+        ));
+    }
+    let (a, b) = (a.min(b), a.max(b));
+    let store = state.store.clone();
+    let centres = blocking(move || {
+        let centre = |id: Uuid| -> Result<Option<Option<String>>, ApiError> {
+            Ok(store
+                .get_record(Collection::Beneficiaries, id)?
+                .map(|r| r.centre_id))
+        };
+        Ok((centre(a)?, centre(b)?))
+    })
+    .await?;
+    let (Some(centre_a), Some(centre_b)) = centres else {
+        return Err(ApiError::not_found("no such beneficiary"));
+    };
+    let manages =
+        |c: &Option<String>| caller.role == Role::Admin || (c.is_some() && *c == caller.centre_id);
+    if !manages(&centre_a) || !manages(&centre_b) {
+        tracing::warn!(target: "audit", user = %caller.user_id, "refused: dismissal outside the caller's centre");
+        return Err(ApiError::forbidden(
+            "only a manager of both beneficiaries' centre, or an admin, dismisses a pair",
+        ));
+    }
+    if centre_a != centre_b {
+        return Err(ApiError::bad_request(
+            ProblemCode::InvalidRequest,
+            "the two beneficiaries belong to different centres",
+        ));
+    }
+    let dismissal = Dismissal {
+        a,
+        b,
+        centre_id: centre_a.unwrap_or_default(),
+        by: caller.user_id,
+        at: state.now_secs(),
+    };
+    let store = state.store.clone();
+    blocking(move || Ok(store.dismiss_pair(&dismissal)?)).await?;
+    tracing::info!(target: "audit", user = %caller.user_id, %a, %b, "duplicate pair dismissed");
+    Ok((a, b))
+}
+
+#[utoipa::path(post, path = "/v1/beneficiaries/duplicates/dismiss", tag = "beneficiaries", request_body = DismissRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pair, `a` < `b`: no longer listed", body = DismissRequest),
+        (status = 400, description = "`invalid_request`: the same beneficiary twice, or two centres; `invalid_id`", content_type = "application/problem+json", body = Problem),
+        (status = 403, description = "`forbidden`: not a manager of their centre or an admin", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`: no such beneficiary", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn dismiss(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: DismissRequest = crate::body::read_json(&req, payload, 4096).await?;
+    let (a, b) = dismiss_as(&caller.principal, &state, body.a, body.b).await?;
+    Ok(HttpResponse::Ok().json(DismissRequest { a, b }))
+}

@@ -1,0 +1,397 @@
+//! Beneficiaries as people (contract section 10): the national id and its
+//! check digit, consent and its history, and minimisation by role.
+
+use serde_json::{json, Value};
+use tests::{Session, TestApp};
+use uuid::Uuid;
+
+const NATIONAL_ID: &str = "1101700230708";
+
+async fn json_of(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 200, "a 200");
+    response.json().await.unwrap()
+}
+
+fn person(who: &mut Session, id: Uuid, extra: Value) -> Value {
+    let mut fields = json!({
+        "centre_id": {"value": who.centre()},
+        "village_code": {"value": "50010203"},
+        "display_name": {"value": "นางสาวมาลี ใจดี"},
+        "consent": {"value": true},
+        "consent_version": {"value": "2026-01"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        fields[k] = v.clone();
+    }
+    who.change("beneficiaries", id, fields)
+}
+
+fn results(pushed: &Value) -> Vec<(String, String)> {
+    pushed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_owned(),
+                r["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_national_id_needs_its_check_digit_and_consent_keeps_its_history() {
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let id = Uuid::now_v7();
+    let bad = person(
+        &mut volunteer,
+        Uuid::now_v7(),
+        json!({"national_id": {"value": "1101700230709"}}),
+    );
+    let without_consent = person(
+        &mut volunteer,
+        Uuid::now_v7(),
+        json!({"consent": {"value": false}}),
+    );
+    let erased_by_hand = person(
+        &mut volunteer,
+        Uuid::now_v7(),
+        json!({"_erased": {"value": true}}),
+    );
+    let good = person(
+        &mut volunteer,
+        id,
+        json!({"national_id": {"value": NATIONAL_ID}}),
+    );
+    let given = good["hlc"].as_str().unwrap().to_owned();
+    let pushed = app
+        .push_ok(&volunteer, vec![bad, without_consent, erased_by_hand, good])
+        .await;
+    let codes: Vec<_> = results(&pushed).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        codes,
+        [
+            "invalid_national_id",
+            "consent_required",
+            "server_only_field",
+            ""
+        ]
+    );
+
+    // A withdrawal under a newer consent text, recorded like any write.
+    let withdrawal = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"consent": {"value": false, "base": [given]},
+               "consent_version": {"value": "2026-06", "base": [given]}}),
+    );
+    let withdrawn = withdrawal["hlc"].as_str().unwrap().to_owned();
+    let pushed = app.push_ok(&volunteer, vec![withdrawal]).await;
+    assert_eq!(results(&pushed)[0].0, "applied");
+
+    let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+    assert_eq!(record["fields"]["consent"], false);
+    assert_eq!(record["fields"]["national_id"], NATIONAL_ID);
+    let history = record["consent_history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{record}");
+    for (entry, (consent, version, hlc)) in history
+        .iter()
+        .zip([(true, "2026-01", &given), (false, "2026-06", &withdrawn)])
+    {
+        assert_eq!(entry["consent"], consent);
+        assert_eq!(entry["consent_version"], version);
+        assert_eq!(&entry["hlc"], hlc);
+        assert_eq!(entry["author"], json!(volunteer.user_id));
+        assert_eq!(entry["device_id"], json!(volunteer.device));
+        assert!(entry["at"].as_str().unwrap().ends_with('Z'));
+    }
+    // A list of records does not carry the history.
+    let page = json_of(app.records(&manager, "beneficiaries", "").await).await;
+    assert!(page["records"][0].get("consent_history").is_none());
+}
+
+#[tokio::test]
+async fn a_volunteer_sees_phone_and_national_id_only_on_the_people_they_created() {
+    let app = TestApp::spawn().await;
+    let mut creator = app.user("volunteer", Some("C0001")).await;
+    let mut other = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let id = Uuid::now_v7();
+    let create = person(
+        &mut creator,
+        id,
+        json!({"phone": {"value": "0812345678"}, "national_id": {"value": NATIONAL_ID}}),
+    );
+    let created = create["hlc"].as_str().unwrap().to_owned();
+    app.push_ok(&creator, vec![create]).await;
+
+    // In a pull: masked writes with the real HLC and base.
+    let (pulled, _) = app.pull_all_as(&other, "", true).await;
+    let fields = &pulled[0]["fields"];
+    assert_eq!(fields["phone"], json!({"value": null, "masked": "5678"}));
+    assert_eq!(
+        fields["national_id"],
+        json!({"value": null, "masked": "0708"})
+    );
+    assert_eq!(fields["display_name"]["value"], "นางสาวมาลี ใจดี");
+    assert_eq!(pulled[0]["hlc"], created.as_str());
+    let (theirs, _) = app.pull_all_as(&creator, "include_own=true", true).await;
+    assert_eq!(theirs[0]["fields"]["phone"]["value"], "0812345678");
+    let (managers, _) = app.pull_all_as(&manager, "", true).await;
+    assert_eq!(managers[0]["fields"]["national_id"]["value"], NATIONAL_ID);
+
+    // In a record read and an export.
+    let record = json_of(app.record(&other, "beneficiaries", id).await).await;
+    assert_eq!(record["fields"]["phone"], Value::Null);
+    assert_eq!(
+        record["masked"],
+        json!({"phone": "5678", "national_id": "0708"})
+    );
+    let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+    assert_eq!(record["fields"]["phone"], "0812345678");
+    assert!(record.get("masked").is_none());
+    let csv = app
+        .records(&other, "beneficiaries", "format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("****5678") && csv.contains("****0708"),
+        "{csv}"
+    );
+    assert!(!csv.contains("0812345678") && !csv.contains(NATIONAL_ID));
+    let header = csv.lines().next().unwrap().trim_start_matches('\u{feff}');
+    assert!(
+        header.ends_with(",updated_at,national_id,consent_version,erased"),
+        "the new columns come after version 1's: {header}"
+    );
+
+    // The other volunteer corrects the phone over the masked value: an
+    // ordinary write; the creator sees it in full, the writer still masked.
+    let edit = other.change(
+        "beneficiaries",
+        id,
+        json!({"phone": {"value": "0899990000", "base": [created]}}),
+    );
+    let pushed = app.push_ok(&other, vec![edit]).await;
+    assert_eq!(results(&pushed)[0].0, "applied");
+    let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+    assert_eq!(record["fields"]["phone"], "0899990000");
+    assert_eq!(record["conflicts"], json!([]));
+    let (pulled, _) = app.pull_all_as(&creator, "", true).await;
+    assert_eq!(pulled[0]["fields"]["phone"]["value"], "0899990000");
+    let record = json_of(app.record(&other, "beneficiaries", id).await).await;
+    assert_eq!(record["masked"]["phone"], "0000");
+}
+
+#[tokio::test]
+async fn a_version_1_client_gets_no_key_of_1_1_and_no_masked_attribute() {
+    let app = TestApp::spawn().await;
+    let mut creator = app.user("volunteer", Some("C0001")).await;
+    let other = app.user("volunteer", Some("C0001")).await;
+    let id = Uuid::now_v7();
+    let create = person(
+        &mut creator,
+        id,
+        json!({"phone": {"value": "0812345678"}, "national_id": {"value": NATIONAL_ID}}),
+    );
+    let base = create["hlc"].as_str().unwrap().to_owned();
+    let only_new = creator.change(
+        "beneficiaries",
+        id,
+        json!({"consent_version": {"value": "2026-06", "base": [base]}}),
+    );
+    let skipped = only_new["id"].clone();
+    app.push_ok(&creator, vec![create, only_new]).await;
+
+    let (pulled, cursor) = app.pull_all(&other, "").await;
+    assert_eq!(pulled.len(), 1, "the change of 1.1 keys only is skipped");
+    assert!(pulled.iter().all(|c| c["id"] != skipped));
+    let fields = pulled[0]["fields"].as_object().unwrap();
+    assert!(!fields.contains_key("national_id") && !fields.contains_key("consent_version"));
+    assert_eq!(fields["phone"], json!({"value": null}));
+    // The cursor passed the skipped change: nothing more to pull.
+    let again = json_of(app.pull(&other, &format!("cursor={cursor}")).await).await;
+    assert_eq!(again["changes"], json!([]));
+}
+
+fn named(who: &mut Session, id: Uuid, name: &str, extra: Value) -> Value {
+    let mut fields = json!({"display_name": {"value": name}, "birth_year": {"value": 1960}});
+    for (k, v) in extra.as_object().unwrap() {
+        fields[k] = v.clone();
+    }
+    person(who, id, fields)
+}
+
+#[tokio::test]
+async fn managers_find_duplicates_dismiss_them_and_a_merged_person_counts_once() {
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let elsewhere = app.user("manager", Some("C0002")).await;
+    let admin = app.admin().await;
+    let [a, b, c, d, e, f] = [(); 6].map(|_| Uuid::now_v7());
+    let changes = vec![
+        named(&mut volunteer, a, "นายสมชาย ใจดี", json!({})),
+        named(
+            &mut volunteer,
+            b,
+            "สมชาย  ใจดีี",
+            json!({"birth_year": {"value": 1961}}),
+        ),
+        named(
+            &mut volunteer,
+            c,
+            "มาลี ศรีสุข",
+            json!({"national_id": {"value": NATIONAL_ID}}),
+        ),
+        named(
+            &mut volunteer,
+            d,
+            "บุญมา แก้วดี",
+            json!({"national_id": {"value": NATIONAL_ID}}),
+        ),
+        named(
+            &mut volunteer,
+            e,
+            "ประยูร ทองคำ",
+            json!({"phone": {"value": "+66812345678"}}),
+        ),
+        named(
+            &mut volunteer,
+            f,
+            "สมศรี มีสุข",
+            json!({"phone": {"value": "0812345678"}}),
+        ),
+    ];
+    let pushed = app.push_ok(&volunteer, changes).await;
+    assert!(
+        results(&pushed).iter().all(|(s, _)| s == "applied"),
+        "{pushed}"
+    );
+    let pair = |x: Uuid, y: Uuid| (x.min(y), x.max(y));
+    let listed = |page: &Value| -> Vec<((Uuid, Uuid), Vec<String>)> {
+        page["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let id = |k: &str| Uuid::parse_str(p[k].as_str().unwrap()).unwrap();
+                assert!(id("a") < id("b"));
+                let score = p["score"].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&score));
+                let reasons = p["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .collect();
+                ((id("a"), id("b")), reasons)
+            })
+            .collect()
+    };
+    let path = "/v1/beneficiaries/duplicates";
+    let page = json_of(app.get(path, &manager.access).await).await;
+    let found = listed(&page);
+    assert_eq!(
+        found,
+        [
+            (pair(c, d), vec!["national_id".to_owned()]),
+            (pair(a, b), vec!["name_village_birth_year".to_owned()]),
+            (pair(e, f), vec!["phone".to_owned()]),
+        ],
+        "most likely first: {page}"
+    );
+
+    // Who may ask.
+    tests::assert_problem(app.get(path, &volunteer.access).await, 403, "forbidden").await;
+    tests::assert_problem(
+        app.get(&format!("{path}?centre_id=C0001"), &elsewhere.access)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    tests::assert_problem(app.get(path, &admin.access).await, 400, "missing_centre").await;
+    let by_admin = json_of(
+        app.get(&format!("{path}?centre_id=C0001"), &admin.access)
+            .await,
+    )
+    .await;
+    assert_eq!(listed(&by_admin), found);
+
+    // Dismissing, in either order, twice: the pair is gone and stays gone.
+    let dismiss = "/v1/beneficiaries/duplicates/dismiss";
+    for _ in 0..2 {
+        let answer = app
+            .post_json(dismiss, Some(&manager.access), &json!({"a": f, "b": e}))
+            .await;
+        let answer = json_of(answer).await;
+        assert_eq!(answer, json!({"a": e.min(f), "b": e.max(f)}));
+    }
+    let page = json_of(app.get(path, &manager.access).await).await;
+    assert!(!listed(&page).iter().any(|(p, _)| *p == pair(e, f)));
+    tests::assert_problem(
+        app.post_json(dismiss, Some(&elsewhere.access), &json!({"a": a, "b": b}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    tests::assert_problem(
+        app.post_json(
+            dismiss,
+            Some(&manager.access),
+            &json!({"a": a, "b": Uuid::now_v7()}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    tests::assert_problem(
+        app.post_json(dismiss, Some(&manager.access), &json!({"a": a, "b": a}))
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+
+    // Two sessions, one with each spelling of one person: two people,
+    // until the manager merges b into a; then one, and no longer listed.
+    let mut s1 = volunteer.new_session(Uuid::now_v7());
+    s1["fields"][format!("beneficiary_ids/{a}")] = json!({"value": true});
+    let mut s2 = volunteer.new_session(Uuid::now_v7());
+    s2["fields"][format!("beneficiary_ids/{b}")] = json!({"value": true});
+    s2["fields"][format!("beneficiary_ids/{c}")] = json!({"value": true});
+    app.push_ok(&volunteer, vec![s1, s2]).await;
+    let summary = |who: &Session| {
+        let token = who.access.clone();
+        let app = &app;
+        async move { json_of(app.get("/v1/reports/summary?centre_id=C0001", &token).await).await }
+    };
+    assert_eq!(summary(&manager).await["unique_beneficiaries"], 3);
+    let mut manager = manager;
+    let merge = manager.change("beneficiaries", b, json!({"merged_into": {"value": a}}));
+    let pushed = app.push_ok(&manager, vec![merge]).await;
+    assert_eq!(results(&pushed)[0].0, "applied");
+    assert_eq!(summary(&manager).await["unique_beneficiaries"], 2);
+    let programme = json_of(
+        app.get("/v1/reports/programme?centre_id=C0001", &manager.access)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        programme["totals"]["unique_beneficiaries"], 2,
+        "{programme}"
+    );
+    let page = json_of(app.get(path, &manager.access).await).await;
+    assert_eq!(
+        listed(&page),
+        [(pair(c, d), vec!["national_id".to_owned()])]
+    );
+}
