@@ -13,7 +13,12 @@
 //! and PostgreSQL per push for batches of 1 to 1000 changes, counted on the
 //! wire by a relay between them.
 //!
-//! Run: `cargo bench -p server --bench load` (ASA_LOAD_SCALE=0.25 for a quick run).
+//! Then beneficiaries as people: a centre of 20,000 beneficiaries (one in
+//! ten a second record of another, spelled differently), and the time the
+//! manager's `GET /v1/beneficiaries/duplicates` takes on it.
+//!
+//! Run: `cargo bench -p server --bench load` (ASA_LOAD_SCALE=0.25 for a quick
+//! run; ASA_LOAD_PART=people for the beneficiaries part alone).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -637,16 +642,143 @@ fn postgres_runs(runtime: &tokio::runtime::Runtime, total: usize) {
     println!("{}", line.trim_end_matches(';'));
 }
 
+/// Thai name parts for generated beneficiaries.
+const FIRST_NAMES: [&str; 12] = [
+    "สมชาย",
+    "มาลี",
+    "ประเสริฐ",
+    "สุดา",
+    "บุญมา",
+    "วิชัย",
+    "กมล",
+    "ทิพย์",
+    "อรุณ",
+    "รัตนา",
+    "ชาติ",
+    "เพ็ญ",
+];
+const LAST_NAMES: [&str; 10] = [
+    "ใจดี",
+    "ศรีสุข",
+    "วงศ์ใหญ่",
+    "แก้วมณี",
+    "ทองคำ",
+    "มีสุข",
+    "สายทอง",
+    "พรหมมา",
+    "จันทร์เพ็ญ",
+    "บุญมี",
+];
+
+/// A centre of `count` beneficiaries in 40 villages, pushed by one
+/// volunteer in pushes of 1,000: one in ten is a second record of an
+/// earlier one (same village and birth year, a title added and a vowel
+/// doubled). Then the manager asks for the centre's duplicates three
+/// times; returns the pairs listed and the times.
+async fn duplicates_run(server: &Server, count: usize) -> (usize, Vec<Duration>) {
+    let client = http_client();
+    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    create_user(&client, &server.base, &admin.token, "recorder", "volunteer").await;
+    create_user(&client, &server.base, &admin.token, "boss", "manager").await;
+    let device = login(&client, &server.base, "recorder", "load test password").await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut rng: u64 = 0x5EED_1202;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut people: Vec<(String, String, u64)> = Vec::with_capacity(count);
+    let changes: Vec<Value> = (0..count)
+        .map(|i| {
+            let (name, village, year) = if i % 10 == 9 {
+                let (name, village, year) = people[(next() % people.len() as u64) as usize].clone();
+                (format!("นาย{name}ี"), village, year)
+            } else {
+                let name = format!(
+                    "{} {}{}",
+                    FIRST_NAMES[(next() % 12) as usize],
+                    LAST_NAMES[(next() % 10) as usize],
+                    LAST_NAMES[(next() % 10) as usize]
+                );
+                (
+                    name,
+                    format!("500102{:02}", next() % 40),
+                    1940 + next() % 70,
+                )
+            };
+            people.push((name.clone(), village.clone(), year));
+            let seq = i as u64 + 1;
+            json!({
+                "id": Uuid::now_v7(), "device_seq": seq, "collection": "beneficiaries",
+                "record_id": Uuid::now_v7(),
+                "hlc": format!("{:013}-{:04x}-{}", now, (seq % 65536) as u16, device.id),
+                "fields": {
+                    "centre_id": {"value": "C0001"}, "village_code": {"value": village},
+                    "display_name": {"value": name}, "birth_year": {"value": year},
+                    "consent": {"value": true},
+                },
+            })
+        })
+        .collect();
+    for chunk in changes.chunks(1000) {
+        let body = json!({"device_id": device.id, "device_time": chrono::Utc::now().to_rfc3339(), "changes": chunk});
+        let response = client
+            .post(format!("{}/v1/sync/push", server.base))
+            .bearer_auth(&device.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("push");
+        assert_eq!(response.status(), 200);
+    }
+    let manager = login(&client, &server.base, "boss", "load test password").await;
+    let mut times = Vec::new();
+    let mut pairs = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let page: Value = client
+            .get(format!("{}/v1/beneficiaries/duplicates", server.base))
+            .bearer_auth(&manager.token)
+            .send()
+            .await
+            .expect("duplicates")
+            .json()
+            .await
+            .expect("duplicates json");
+        times.push(started.elapsed());
+        pairs = page["pairs"].as_array().map_or(0, Vec::len);
+    }
+    times.sort();
+    (pairs, times)
+}
+
+fn people_runs(runtime: &tokio::runtime::Runtime) {
+    let server = Server::start();
+    let (pairs, times) = runtime.block_on(duplicates_run(&server, 20_000));
+    println!(
+        "duplicates: a manager's GET /v1/beneficiaries/duplicates over a centre of 20000 beneficiaries \
+         ({pairs} pairs listed): median {:.0} ms, slowest {:.0} ms of 3",
+        times[1].as_secs_f64() * 1000.0,
+        times[2].as_secs_f64() * 1000.0,
+    );
+}
+
 fn main() {
+    let part = std::env::var("ASA_LOAD_PART").unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if part == "people" {
+        return people_runs(&runtime);
+    }
     let scale: f64 = std::env::var("ASA_LOAD_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let total = ((40_000.0 * scale) as usize).max(BATCH * 64);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let ceiling = append_ceiling(total);
     println!("ceiling: plain SQLite append of the same rows, {total} rows in transactions of {BATCH}: {ceiling:.0} rows/s");
     for devices in [1usize, 8, 64] {
@@ -685,4 +817,5 @@ fn main() {
         }
     }
     postgres_runs(&runtime, total);
+    people_runs(&runtime);
 }

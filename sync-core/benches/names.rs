@@ -2,9 +2,17 @@
 //! generated Thai names, for docs/BENCHMARKS.md: recall per kind of variant a
 //! volunteer writes for someone already recorded, and precision against
 //! pairs of different people (sharing a surname or a village's common first
-//! names, as real villages do). Run: `cargo bench -p sync-core --bench names`.
+//! names, as real villages do). Then the duplicate finder on a centre of
+//! 20,000 beneficiaries: its time, what its blocking misses against
+//! comparing every pair of a village, and how many of the pairs it lists
+//! are planted duplicates. Run: `cargo bench -p sync-core --bench names`.
 
+use std::collections::HashSet;
+use std::time::Instant;
+
+use sync_core::duplicates::{self, Person};
 use sync_core::names::similar;
+use uuid::Uuid;
 
 /// A fixed-seed generator (xorshift64*): the same names on every run.
 struct Rng(u64);
@@ -149,7 +157,99 @@ fn same_sound(n: &str) -> String {
     n.replacen('ม', "น", 1)
 }
 
+/// A generated beneficiary: id, village, name, birth year.
+type Beneficiary = (Uuid, String, String, i64);
+
+/// A centre of `size` beneficiaries in 40 villages, of whom one in ten is
+/// a second record of another (in the same village, birth year within 1,
+/// written with one of the single-slip variants); returns the people and
+/// the planted pairs.
+fn centre(rng: &mut Rng, size: usize) -> (Vec<Beneficiary>, HashSet<(Uuid, Uuid)>) {
+    let mut people: Vec<Beneficiary> = Vec::with_capacity(size);
+    let mut planted = HashSet::new();
+    while people.len() < size {
+        let id = Uuid::from_u128(u128::from(rng.next()) << 64 | people.len() as u128);
+        if people.len() % 10 == 9 {
+            let (of, village, name, year) =
+                people[(rng.next() % people.len() as u64) as usize].clone();
+            let (_, vary) = VARIANTS[(rng.next() % 7) as usize];
+            let year = year + (rng.next() % 3) as i64 - 1;
+            planted.insert((of.min(id), of.max(id)));
+            let name = vary(&name, rng);
+            people.push((id, village, name, year));
+        } else {
+            let village = format!("500102{:02}", rng.next() % 40);
+            let year = 1940 + (rng.next() % 70) as i64;
+            let name = person(rng);
+            people.push((id, village, name, year));
+        }
+    }
+    (people, planted)
+}
+
+fn duplicates_of_a_centre(rng: &mut Rng) {
+    const SIZE: usize = 20_000;
+    let (people, planted) = centre(rng, SIZE);
+    let persons: Vec<Person<'_>> = people
+        .iter()
+        .map(|(id, village, name, year)| Person {
+            id: *id,
+            village,
+            name,
+            phone: None,
+            national_id: None,
+            birth_year: Some(*year),
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut pairs = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        pairs = duplicates::find(&persons);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let found: HashSet<(Uuid, Uuid)> = pairs.iter().map(|p| (p.a, p.b)).collect();
+    let caught = planted.iter().filter(|p| found.contains(p)).count();
+    // Every pair of a village compared by the same rule, without blocks:
+    // what the blocks cost in recall.
+    let mut unblocked = 0;
+    let mut compared = 0u64;
+    for (i, a) in people.iter().enumerate() {
+        for b in &people[i + 1..] {
+            if a.1 != b.1 {
+                continue;
+            }
+            compared += 1;
+            if (a.3 - b.3).abs() <= 2 && similar(&a.2, &b.2) {
+                unblocked += 1;
+            }
+        }
+    }
+    println!(
+        "duplicates of a centre of {SIZE} (40 villages, {} planted second records):",
+        planted.len()
+    );
+    println!(
+        "  duplicates::find: median {:.0} ms, slowest {:.0} ms of 5",
+        times[2].as_secs_f64() * 1e3,
+        times[4].as_secs_f64() * 1e3
+    );
+    println!(
+        "  planted pairs listed {caught} of {} ({:.1}%); pairs listed {} (of them planted {:.1}%)",
+        planted.len(),
+        100.0 * caught as f64 / planted.len() as f64,
+        found.len(),
+        100.0 * caught as f64 / found.len().max(1) as f64
+    );
+    println!(
+        "  every pair of each village by the same rule: {unblocked} matches in {compared} comparisons; the blocks list {:.1}% of them",
+        100.0 * found.len() as f64 / unblocked.max(1) as f64
+    );
+}
+
 fn main() {
+    duplicates_of_a_centre(&mut Rng(0xD0B1_2026));
     let mut rng = Rng(0x5EED_2026_1202);
     let people: Vec<String> = (0..4000).map(|_| person(&mut rng)).collect();
     // Two generated people may carry the same name: as in a village, they

@@ -87,6 +87,7 @@ texts! {
     NavDevices => "อุปกรณ์", "Devices";
     NavVolunteers => "อาสาสมัคร", "Volunteers";
     NavProgramme => "ภาพรวมโครงการ", "Programme";
+    NavDuplicates => "ผู้รับบริการซ้ำ", "Duplicates";
     ConflictsWaiting => "รายการรอตรวจสอบ", "waiting for review";
     SignedInAs => "ผู้ใช้งาน", "Signed in as";
     AllCentres => "ทุกศูนย์", "All centres";
@@ -113,6 +114,23 @@ texts! {
     NoticePasswordReset => "ตั้งรหัสผ่านใหม่แล้ว ผู้ใช้ต้องเข้าสู่ระบบใหม่ด้วยรหัสผ่านนี้", "The password is reset; the user signs in again with it.";
     NoticeRenamed => "เปลี่ยนชื่อที่แสดงแล้ว", "The display name is changed.";
     NoticeSignedOut => "ออกจากระบบแล้ว", "You are signed out.";
+    NoticeDismissed => "บันทึกแล้วว่าเป็นคนละคนกัน คู่นี้จะไม่แสดงอีก", "Noted as two different people; the pair is no longer listed.";
+    NoticeMerged => "รวมเป็นคนเดียวกันแล้ว รายงานจะนับคนนี้เพียงครั้งเดียว", "Merged into one person; reports count them once.";
+
+    // Duplicates.
+    DuplicatesTitle => "ผู้รับบริการที่อาจซ้ำกัน", "Possible duplicates";
+    DuplicatesIntro => "ผู้รับบริการของศูนย์ที่อาจเป็นคนเดียวกัน ตรวจสอบแล้วเลือกว่าเป็นคนเดียวกัน (รวมรายการที่สองเข้ากับรายการแรก) หรือเป็นคนละคน", "Beneficiaries of the centre who may be one person. Check each pair, then merge the second record into the first, or mark them as two people.";
+    NoDuplicates => "ไม่พบผู้รับบริการที่อาจซ้ำกัน", "No possible duplicates.";
+    ColPersonKept => "รายการที่เก็บไว้", "Kept";
+    ColPersonMerged => "รายการที่จะรวม", "Merged into it";
+    ColWhy => "เหตุผล", "Why";
+    ColLikeness => "ความน่าจะเป็น", "Likelihood";
+    ColBirthYear => "ปีเกิด", "born";
+    ReasonNationalId => "เลขประจำตัวประชาชนเดียวกัน", "The same national id";
+    ReasonPhone => "เบอร์โทรศัพท์เดียวกัน", "The same phone number";
+    ReasonName => "ชื่อคล้ายกัน หมู่บ้านเดียวกัน ปีเกิดใกล้กัน", "A similar name, the same village, close birth years";
+    SamePerson => "เป็นคนเดียวกัน", "Same person";
+    NotSamePerson => "คนละคน", "Not the same person";
 
     // Login.
     LoginTitle => "เข้าสู่ระบบ", "Sign in";

@@ -43,12 +43,14 @@ pub enum NavItem {
     Devices,
     Volunteers,
     Programme,
+    Duplicates,
 }
 
 impl NavItem {
-    pub const ALL: [NavItem; 5] = [
+    pub const ALL: [NavItem; 6] = [
         NavItem::Sessions,
         NavItem::Conflicts,
+        NavItem::Duplicates,
         NavItem::Devices,
         NavItem::Volunteers,
         NavItem::Programme,
@@ -61,6 +63,7 @@ impl NavItem {
             NavItem::Devices => urls::DEVICES,
             NavItem::Volunteers => urls::VOLUNTEERS,
             NavItem::Programme => urls::PROGRAMME,
+            NavItem::Duplicates => urls::DUPLICATES,
         }
     }
 
@@ -71,6 +74,7 @@ impl NavItem {
             NavItem::Devices => Text::NavDevices,
             NavItem::Volunteers => Text::NavVolunteers,
             NavItem::Programme => Text::NavProgramme,
+            NavItem::Duplicates => Text::NavDuplicates,
         }
     }
 }
@@ -95,6 +99,8 @@ pub enum Notice {
     PasswordReset,
     Renamed,
     SignedOut,
+    Dismissed,
+    Merged,
 }
 
 impl Notice {
@@ -109,6 +115,8 @@ impl Notice {
             Notice::PasswordReset => Text::NoticePasswordReset,
             Notice::Renamed => Text::NoticeRenamed,
             Notice::SignedOut => Text::NoticeSignedOut,
+            Notice::Dismissed => Text::NoticeDismissed,
+            Notice::Merged => Text::NoticeMerged,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod layout;
 mod beneficiary;
 mod conflicts;
 mod devices;
+mod duplicates;
 mod error_page;
 mod login;
 mod programme;
@@ -32,6 +33,7 @@ mod testing;
 pub use beneficiary::{beneficiary_detail, BeneficiaryDetail};
 pub use conflicts::{conflicts, ConflictKey, ConflictRecord, ConflictValue, ConflictsPage};
 pub use devices::{devices, DeviceRow, DevicesPage, SKEW_LIMIT_MS, STALE_AFTER_SECS};
+pub use duplicates::{duplicates, DuplicateRow, DuplicatesPage, Person};
 pub use error_page::{error_page, ErrorPage};
 pub use i18n::{Lang, Text};
 pub use layout::{Flash, NavItem, Notice, PageContext, SignedIn};
@@ -128,6 +130,11 @@ pub mod urls {
     pub const DEVICES: &str = "/devices";
     pub const VOLUNTEERS: &str = "/volunteers";
     pub const PROGRAMME: &str = "/programme";
+    pub const DUPLICATES: &str = "/duplicates";
+    /// POST `a`, `b`: not the same person.
+    pub const DISMISS_DUPLICATE: &str = "/duplicates/dismiss";
+    /// POST `a`, `b`: the same person; `b` is merged into `a`.
+    pub const MERGE_DUPLICATE: &str = "/duplicates/merge";
 
     /// `/sessions/{id}`: one session's page.
     pub fn session(id: &str) -> String {

@@ -16,6 +16,7 @@ use crate::auth::{require_role, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Dismissal, ReadScope, RecordQuery, Store, StoreError, StoredRecord};
+use crate::sync::server_change::{self, ServerChangeError};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -165,6 +166,29 @@ pub(crate) async fn dismiss_as(
     a: Uuid,
     b: Uuid,
 ) -> Result<(Uuid, Uuid), ApiError> {
+    let (a, b) = (a.min(b), a.max(b));
+    let centre = dismiss_check(caller, state, a, b).await?;
+    let dismissal = Dismissal {
+        a,
+        b,
+        centre_id: centre,
+        by: caller.user_id,
+        at: state.now_secs(),
+    };
+    let store = state.store.clone();
+    blocking(move || Ok(store.dismiss_pair(&dismissal)?)).await?;
+    tracing::info!(target: "audit", user = %caller.user_id, %a, %b, "duplicate pair dismissed");
+    Ok((a, b))
+}
+
+/// Checks that `caller` may act on the pair: both are beneficiaries (404),
+/// of one centre (400), that the caller manages (403). Returns the centre.
+async fn dismiss_check(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    a: Uuid,
+    b: Uuid,
+) -> Result<String, ApiError> {
     require_role(caller, &[Role::Admin, Role::Manager])?;
     if a == b {
         return Err(ApiError::bad_request(
@@ -172,7 +196,6 @@ pub(crate) async fn dismiss_as(
             "a and b must be two different beneficiaries",
         ));
     }
-    let (a, b) = (a.min(b), a.max(b));
     let store = state.store.clone();
     let centres = blocking(move || {
         let centre = |id: Uuid| -> Result<Option<Option<String>>, ApiError> {
@@ -200,17 +223,7 @@ pub(crate) async fn dismiss_as(
             "the two beneficiaries belong to different centres",
         ));
     }
-    let dismissal = Dismissal {
-        a,
-        b,
-        centre_id: centre_a.unwrap_or_default(),
-        by: caller.user_id,
-        at: state.now_secs(),
-    };
-    let store = state.store.clone();
-    blocking(move || Ok(store.dismiss_pair(&dismissal)?)).await?;
-    tracing::info!(target: "audit", user = %caller.user_id, %a, %b, "duplicate pair dismissed");
-    Ok((a, b))
+    Ok(centre_a.unwrap_or_default())
 }
 
 #[utoipa::path(post, path = "/v1/beneficiaries/duplicates/dismiss", tag = "beneficiaries", request_body = DismissRequest,
@@ -230,4 +243,47 @@ pub async fn dismiss(
     let body: DismissRequest = crate::body::read_json(&req, payload, 4096).await?;
     let (a, b) = dismiss_as(&caller.principal, &state, body.a, body.b).await?;
     Ok(HttpResponse::Ok().json(DismissRequest { a, b }))
+}
+
+/// Merges beneficiary `from` into `into` as `caller` (the console's "the
+/// same person"): the server writes `merged_into` on `from` over every head
+/// it has, as a change in the log (`sync::server_change`), exactly as a
+/// manager's phone would push it.
+pub(crate) async fn merge_as(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    from: Uuid,
+    into: Uuid,
+) -> Result<(), ApiError> {
+    // Who may, and whether both exist in one centre: as for a dismissal.
+    dismiss_check(caller, state, from, into).await?;
+    let now_ms = state.clock.now_ms();
+    let author = caller.user_id;
+    let store = state.store.clone();
+    blocking(move || {
+        let mut outcome = None;
+        store.push(&mut |tx| {
+            let key = (Collection::Beneficiaries, from);
+            let Some(record) = tx.load_records(&[key])?.remove(&key) else {
+                outcome = Some(Err(ApiError::not_found("no such beneficiary")));
+                return Ok(());
+            };
+            let field = Key::field(Field::MergedInto);
+            let write = record.resolve(field, Value::text(&into.to_string()));
+            match server_change::write(tx, key.0, from, record, vec![write], author, now_ms) {
+                Ok(_) => outcome = Some(Ok(())),
+                Err(ServerChangeError::Invalid(e)) => outcome = Some(Err(ApiError::Invalid(e))),
+                Err(ServerChangeError::Store(e)) => return Err(e),
+            }
+            Ok(())
+        })?;
+        outcome.unwrap_or_else(|| {
+            Err(ApiError::internal(anyhow::anyhow!(
+                "merge produced no outcome"
+            )))
+        })
+    })
+    .await?;
+    tracing::info!(target: "audit", user = %author, %from, %into, "beneficiaries merged");
+    Ok(())
 }

@@ -6,3 +6,4 @@ pub mod cursor;
 pub mod minimise;
 pub mod push;
 pub mod resolve;
+pub mod server_change;

@@ -1,19 +1,15 @@
-//! A manager's resolution of a conflict (contract section 9), run inside one
-//! store write transaction like a push: the server writes one change whose
-//! base is every head the manager saw, stamped by the server's own clock
-//! (node `server`, `device_seq` 0, kept in the store so every server process
-//! continues it), and it enters the log like any change, so every device
-//! that may read the record gets it at its next pull.
+//! A manager's resolution of a conflict (contract section 9): the server
+//! writes one change (`sync::server_change`) whose base is every head the
+//! manager saw, once it has checked that those are still the key's heads
+//! and that they are in conflict.
 
-use sync_core::hlc::parse_canonical_uuid;
 use sync_core::{
-    check_against_state, Change, ChangeDto, ChangeError, Collection, Hlc, HlcClock, Key, Node,
-    RecordState, Rules, Write,
+    Change, ChangeDto, ChangeError, Collection, Hlc, Key, Node, RecordState, Rules, Write,
 };
 use uuid::Uuid;
 
-use crate::store::{NewChange, PushTx, PushWrites, StoreError};
-use crate::sync::push::record_write;
+use crate::store::{PushTx, StoreError};
+use crate::sync::server_change::{self, ServerChangeError};
 
 /// What a resolution is about.
 #[derive(Debug, Clone)]
@@ -51,7 +47,7 @@ pub enum ResolveError {
 
 /// Resolves a conflict; returns the record's state afterwards.
 pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, ResolveError> {
-    let mut state = tx
+    let state = tx
         .load_records(&[(r.collection, r.record_id)])?
         .remove(&(r.collection, r.record_id))
         .filter(|s| !s.is_empty())
@@ -105,53 +101,18 @@ pub fn run(tx: &mut dyn PushTx, r: &Resolution<'_>) -> Result<RecordState, Resol
     if !state.register(&key).is_some_and(|reg| reg.in_conflict()) {
         return Err(ResolveError::NotInConflict(r.key.to_owned()));
     }
-    // Taking the server's device first serialises resolutions like a
-    // device's pushes, so the server clock advances one change at a time.
-    tx.device(Uuid::max())?
-        .ok_or_else(|| StoreError::Corrupt("the server's own device row is missing".into()))?;
-    let mut clock = match tx.server_clock()? {
-        Some(last) => HlcClock::resume(Node::Server, last),
-        None => HlcClock::new(Node::Server),
-    };
-    if let Some(version) = state.version() {
-        clock.observe(version, r.now_ms);
-    }
-    let hlc = clock.tick(r.now_ms);
-    let change = Change {
-        id: Uuid::now_v7(),
-        device_seq: 0,
-        collection: r.collection,
-        record_id: r.record_id,
-        hlc,
-        author: r.author,
-        writes: vec![Write::new(key, write.value.clone(), heads)],
-    };
-    check_against_state(&change, Some(&state)).map_err(ResolveError::Invalid)?;
-    let body = serde_json::to_string(&change.to_dto(true))
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let centre = state.centre_id().map(str::to_owned);
-    let volunteer = state
-        .value(&Key::field(sync_core::Field::VolunteerId))
-        .and_then(sync_core::Value::as_str)
-        .and_then(parse_canonical_uuid)
-        .map(|u| u.to_string());
-    let new_change = NewChange {
-        change_id: change.id,
-        device_seq: 0,
-        collection: r.collection,
-        record_id: r.record_id,
-        centre_id: centre,
-        volunteer_id: volunteer,
-        body: &body,
-    };
-    state.apply(&change);
-    tx.write(&PushWrites {
-        device_id: Uuid::max(),
-        changes: vec![new_change],
-        rejections: Vec::new(),
-        records: vec![record_write(r.collection, r.record_id, &state, None)],
-        device: None,
-        server_clock: Some(hlc),
-    })?;
-    Ok(state)
+    let writes = vec![Write::new(key, write.value.clone(), heads)];
+    server_change::write(
+        tx,
+        r.collection,
+        r.record_id,
+        state,
+        writes,
+        r.author,
+        r.now_ms,
+    )
+    .map_err(|e| match e {
+        ServerChangeError::Invalid(e) => ResolveError::Invalid(e),
+        ServerChangeError::Store(e) => ResolveError::Store(e),
+    })
 }

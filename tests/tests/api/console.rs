@@ -777,3 +777,81 @@ async fn the_stylesheet_is_cached_by_its_fingerprint_and_the_language_is_remembe
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn a_manager_reviews_duplicates_merging_one_pair_and_dismissing_another() {
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let (boss, console) = manager(&app, "C0001", "ผู้จัดการ").await;
+    let person = |who: &mut Session, id: Uuid, name: &str, phone: Option<&str>| {
+        let mut fields = json!({
+            "centre_id": {"value": "C0001"}, "village_code": {"value": "50010203"},
+            "display_name": {"value": name}, "birth_year": {"value": 1960},
+            "consent": {"value": true},
+        });
+        if let Some(p) = phone {
+            fields["phone"] = json!({"value": p});
+        }
+        who.change("beneficiaries", id, fields)
+    };
+    let [a, b, c, d] = [(); 4].map(|_| Uuid::now_v7());
+    let changes = vec![
+        person(&mut volunteer, a, "นายสมชาย ใจดี", None),
+        person(&mut volunteer, b, "สมชาย ใจดีี", None),
+        person(&mut volunteer, c, "มาลี ศรีสุข", Some("0812345678")),
+        person(&mut volunteer, d, "บุญมา แก้วดี", Some("0812345678")),
+    ];
+    app.push_ok(&volunteer, changes).await;
+
+    let page = console.get("/duplicates").await;
+    assert_eq!(page.status, 200);
+    for name in ["นายสมชาย ใจดี", "สมชาย ใจดีี", "มาลี ศรีสุข", "บุญมา แก้วดี"]
+    {
+        assert!(page.body.contains(name), "{name} is listed");
+    }
+    let token = page.csrf();
+    let (first, second) = (a.min(b), a.max(b));
+    let pair = |x: Uuid, y: Uuid| [("a", x.to_string()), ("b", y.to_string())];
+
+    // A form from another session changes nothing.
+    let [(_, x), (_, y)] = pair(first, second);
+    let forged = console
+        .post(
+            "/duplicates/merge",
+            &[("csrf", "forged"), ("a", &x), ("b", &y)],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let merged = console
+        .post(
+            "/duplicates/merge",
+            &[("csrf", &token), ("a", &x), ("b", &y)],
+        )
+        .await;
+    assert_eq!(merged.status, 303, "{}", merged.body);
+    assert_eq!(merged.location(), Some("/duplicates?done=merged"));
+    let record = api_json(app.record(&boss, "beneficiaries", second).await).await;
+    assert_eq!(record["fields"]["merged_into"], json!(first));
+    // The merge is a change in the log, written by the server for the manager.
+    let (pulled, _) = app.pull_all(&volunteer, "").await;
+    let merge = pulled
+        .iter()
+        .find(|ch| ch["record_id"] == json!(second))
+        .unwrap();
+    assert!(merge["hlc"].as_str().unwrap().ends_with("-server"));
+    assert_eq!(merge["author"], json!(boss.user_id));
+
+    let [(_, x), (_, y)] = pair(c.min(d), c.max(d));
+    let dismissed = console
+        .post(
+            "/duplicates/dismiss",
+            &[("csrf", &token), ("a", &x), ("b", &y)],
+        )
+        .await;
+    assert_eq!(dismissed.status, 303, "{}", dismissed.body);
+    let listed = api_json(app.get("/v1/beneficiaries/duplicates", &boss.access).await).await;
+    assert_eq!(listed["pairs"], json!([]));
+    let page = console.get("/duplicates?done=dismissed").await;
+    assert!(!page.body.contains("มาลี ศรีสุข"), "nothing left to review");
+}

@@ -310,6 +310,7 @@ async fn a_manager_of_another_centre_sees_nothing_of_this_one() {
         "/devices",
         "/volunteers",
         "/programme",
+        "/duplicates",
     ] {
         browser.goto(&app.url(page)).await;
         let text = browser.text("main").await;
@@ -505,7 +506,9 @@ async fn every_page_passes_axe_at_phone_and_desktop_size() {
         .await;
     let person = Uuid::now_v7();
     let create = somchai.new_beneficiary(person, "นางมาลี ศรีสุข");
-    app.push_ok(&somchai, vec![create]).await;
+    // The same person again, without her title: a pair to review.
+    let again = somchai.new_beneficiary(Uuid::now_v7(), "มาลี ศรีสุข");
+    app.push_ok(&somchai, vec![create, again]).await;
     let session = Uuid::now_v7();
     let mut fields = session_fields("C0001", somchai.user_id);
     fields[format!("beneficiary_ids/{person}")] = json!({"value": true});
@@ -530,6 +533,7 @@ async fn every_page_passes_axe_at_phone_and_desktop_size() {
         ("volunteers", "/volunteers".to_owned()),
         ("programme", "/programme".to_owned()),
         ("conflicts-none", "/conflicts".to_owned()),
+        ("duplicates", "/duplicates".to_owned()),
     ];
     let browser = Browser::start(WindowSize::PHONE).await;
     sign_in(&browser, &app, &boss.username).await;

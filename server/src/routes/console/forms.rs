@@ -543,3 +543,81 @@ pub async fn volunteer(
     }
     Ok(html(refusal.status, console::volunteers(&ctx, &page)))
 }
+
+/// The pair a duplicates form names (`a`, `b`), as canonical ids.
+fn pair_of(f: &Fields) -> Option<(uuid::Uuid, uuid::Uuid)> {
+    let id = |name| sync_core::hlc::parse_canonical_uuid(f.get(name));
+    Some((id("a")?, id("b")?))
+}
+
+/// `POST /duplicates/dismiss` (`a`, `b`) and `POST /duplicates/merge`
+/// (`a`, `b`: `b` is merged into `a`), through the API's own rules; a
+/// refusal is shown on the pair's row.
+async fn on_duplicate(
+    who: ConsoleUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    merge: bool,
+) -> Result<HttpResponse, ConsoleError> {
+    use crate::routes::beneficiaries::{dismiss_as, merge_as};
+    let f = Fields::parse(&body);
+    let pair = pair_of(&f);
+    let outcome = if who.check_csrf(f.get("csrf")).is_err() {
+        Err(Refusal::csrf())
+    } else {
+        match pair {
+            None => Err(Refusal::new("not_found", StatusCode::NOT_FOUND)),
+            Some((a, b)) => {
+                let done = if merge {
+                    merge_as(&who.principal, &state, b, a).await
+                } else {
+                    dismiss_as(&who.principal, &state, a, b).await.map(|_| ())
+                };
+                match done {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(Refusal::of(e)?),
+                }
+            }
+        }
+    };
+    let refusal = match outcome {
+        Ok(()) => {
+            let done = if merge { "merged" } else { "dismissed" };
+            return Ok(see_other(&format!("{}?done={done}", urls::DUPLICATES)));
+        }
+        Err(r) => r,
+    };
+    let mut page = super::pages::duplicates_page(&who, &state).await?;
+    let mut shown = false;
+    if let Some((a, b)) = pair {
+        let (a, b) = (a.to_string(), b.to_string());
+        for row in page.rows.iter_mut().filter(|r| r.a.id == a && r.b.id == b) {
+            row.error = Some(refusal.code.clone());
+            shown = true;
+        }
+    }
+    let mut ctx = context(&who, &state, &req).await?;
+    if !shown {
+        ctx.flash = Some(Flash::Error(refusal.code));
+    }
+    Ok(html(refusal.status, console::duplicates(&ctx, &page)))
+}
+
+pub async fn dismiss_duplicate(
+    who: ConsoleUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    on_duplicate(who, req, body, state, false).await
+}
+
+pub async fn merge_duplicate(
+    who: ConsoleUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    on_duplicate(who, req, body, state, true).await
+}

@@ -251,6 +251,8 @@ fn flash(req: &HttpRequest) -> Option<Flash> {
             "password" => Notice::PasswordReset,
             "renamed" => Notice::Renamed,
             "signed_out" => Notice::SignedOut,
+            "dismissed" => Notice::Dismissed,
+            "merged" => Notice::Merged,
             _ => return None,
         };
         return Some(Flash::Success(notice));
@@ -321,5 +323,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(forms::create_volunteer)),
         )
         .service(web::resource("/volunteers/{id}/{action}").route(web::post().to(forms::volunteer)))
-        .service(web::resource(console::urls::PROGRAMME).route(web::get().to(pages::programme)));
+        .service(web::resource(console::urls::PROGRAMME).route(web::get().to(pages::programme)))
+        .service(web::resource(console::urls::DUPLICATES).route(web::get().to(pages::duplicates)))
+        .service(
+            web::resource(console::urls::DISMISS_DUPLICATE)
+                .route(web::post().to(forms::dismiss_duplicate)),
+        )
+        .service(
+            web::resource(console::urls::MERGE_DUPLICATE)
+                .route(web::post().to(forms::merge_duplicate)),
+        );
 }

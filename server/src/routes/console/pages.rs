@@ -17,9 +17,9 @@ use uuid::Uuid;
 use super::{context, html, scope, secure, see_other, ConsoleError, ConsoleUser, Fields};
 use crate::console::{
     self, urls, BeneficiaryDetail, ConflictKey, ConflictRecord, ConflictValue, ConflictsPage,
-    CreateVolunteerForm, DeletedFilter, DevicesPage, HelpTypeStat, HistoryEntry, KeyWrite,
-    LinkedBeneficiary, ProgrammePage, SessionDetail, SessionFilter, SessionRow, SessionsPage,
-    Totals, VillageStat, VolunteerRow, VolunteerStat, VolunteersPage, WeekStat,
+    CreateVolunteerForm, DeletedFilter, DevicesPage, DuplicatesPage, HelpTypeStat, HistoryEntry,
+    KeyWrite, LinkedBeneficiary, ProgrammePage, SessionDetail, SessionFilter, SessionRow,
+    SessionsPage, Totals, VillageStat, VolunteerRow, VolunteerStat, VolunteersPage, WeekStat,
 };
 use crate::error::ApiError;
 use crate::records::{export, render};
@@ -728,6 +728,71 @@ pub async fn devices(
     let page = devices_page(&who, &state).await?;
     let ctx = context(&who, &state, &req).await?;
     Ok(html(StatusCode::OK, console::devices(&ctx, &page)))
+}
+
+/// The likely duplicates of the user's centre, each side as a manager
+/// tells people apart.
+pub(super) async fn duplicates_page(
+    who: &ConsoleUser,
+    state: &web::Data<AppState>,
+) -> Result<DuplicatesPage, ConsoleError> {
+    use crate::routes::beneficiaries::{centre_of, duplicates_among, people_of};
+    let centre = centre_of(&who.principal, state, who.user.centre_id.clone())
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(who.lang))?;
+    let store = state.store.clone();
+    let (people, pairs) = blocking(move || {
+        let people = people_of(store.as_ref(), &centre)?;
+        let pairs = duplicates_among(&people, &store.dismissed_pairs(&centre)?);
+        Ok((people, pairs))
+    })
+    .await
+    .map_err(|e| ConsoleError::from(e).in_lang(who.lang))?;
+    let by_id: HashMap<Uuid, &StoredRecord> = people.iter().map(|r| (r.id, r)).collect();
+    let person = |id: Uuid| {
+        let text = |field| {
+            by_id.get(&id).and_then(|r| {
+                r.state
+                    .value(&sync_core::Key::field(field))
+                    .and_then(sync_core::Value::as_str)
+                    .map(str::to_owned)
+            })
+        };
+        console::Person {
+            id: id.to_string(),
+            name: text(sync_core::Field::DisplayName).unwrap_or_default(),
+            village: text(sync_core::Field::VillageCode).unwrap_or_default(),
+            birth_year: by_id.get(&id).and_then(|r| {
+                r.state
+                    .value(&sync_core::Key::field(sync_core::Field::BirthYear))
+                    .and_then(sync_core::Value::as_i64)
+            }),
+            phone: text(sync_core::Field::Phone),
+        }
+    };
+    Ok(DuplicatesPage {
+        rows: pairs
+            .iter()
+            .map(|p| console::DuplicateRow {
+                a: person(p.a),
+                b: person(p.b),
+                reasons: p.reasons.clone(),
+                score: p.score,
+                error: None,
+            })
+            .collect(),
+    })
+}
+
+/// `/duplicates`.
+pub async fn duplicates(
+    who: ConsoleUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let page = duplicates_page(&who, &state).await?;
+    let ctx = context(&who, &state, &req).await?;
+    Ok(html(StatusCode::OK, console::duplicates(&ctx, &page)))
 }
 
 /// The users of the user's centre (every user for an admin), by username.
