@@ -393,6 +393,14 @@ impl Client {
             for (masked_key, shown) in &masked {
                 store::keep_mask(&tx, key.0, key.1, *masked_key, change.hlc, shown)?;
             }
+            let erases = change.writes.iter().any(|w| {
+                w.key == sync_core::Key::field(sync_core::Field::Erased)
+                    && w.value == sync_core::Value::Bool(true)
+            });
+            if erases {
+                state.scrub_personal();
+                store::scrub_record(&tx, key.0, key.1)?;
+            }
             if clock.observe(change.hlc, now) != sync_core::Observed::Advanced {
                 report.skewed_clocks += 1;
             }

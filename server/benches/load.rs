@@ -754,8 +754,74 @@ async fn duplicates_run(server: &Server, count: usize) -> (usize, Vec<Duration>)
     (pairs, times)
 }
 
+/// One beneficiary linked by `sessions` sessions (and edited a few times),
+/// erased by the manager; returns how long the erasure took.
+async fn erasure_run(server: &Server, sessions: usize) -> Duration {
+    let client = http_client();
+    let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
+    create_user(&client, &server.base, &admin.token, "helper", "volunteer").await;
+    create_user(&client, &server.base, &admin.token, "chief", "manager").await;
+    let device = login(&client, &server.base, "helper", "load test password").await;
+    let person = Uuid::now_v7();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut changes = vec![json!({
+        "id": Uuid::now_v7(), "device_seq": 1, "collection": "beneficiaries", "record_id": person,
+        "hlc": format!("{now:013}-0000-{}", device.id),
+        "fields": {
+            "centre_id": {"value": "C0001"}, "village_code": {"value": "50010203"},
+            "display_name": {"value": "นางสาวมาลี ศรีสุข"}, "phone": {"value": "0812345678"},
+            "birth_year": {"value": 1970}, "consent": {"value": true},
+        },
+    })];
+    for i in 0..sessions {
+        let seq = i as u64 + 2;
+        changes.push(json!({
+            "id": Uuid::now_v7(), "device_seq": seq, "collection": "sessions", "record_id": Uuid::now_v7(),
+            "hlc": format!("{now:013}-{:04x}-{}", (seq % 65536) as u16, device.id),
+            "fields": {
+                "centre_id": {"value": "C0001"}, "volunteer_id": {"value": device.user},
+                "village_code": {"value": "50010203"}, "help_type": {"value": "welfare_rights"},
+                "started_at": {"value": "2026-11-28T09:30:00+07:00"}, "duration_min": {"value": 30},
+                "people_helped": {"value": 1}, format!("beneficiary_ids/{person}"): {"value": true},
+            },
+        }));
+    }
+    for chunk in changes.chunks(1000) {
+        let body = json!({"device_id": device.id, "device_time": chrono::Utc::now().to_rfc3339(), "changes": chunk});
+        let response = client
+            .post(format!("{}/v1/sync/push", server.base))
+            .bearer_auth(&device.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("push");
+        assert_eq!(response.status(), 200);
+    }
+    let manager = login(&client, &server.base, "chief", "load test password").await;
+    let started = Instant::now();
+    let response = client
+        .post(format!("{}/v1/beneficiaries/{person}/erase", server.base))
+        .bearer_auth(&manager.token)
+        .send()
+        .await
+        .expect("erase");
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 200);
+    elapsed
+}
+
 fn people_runs(runtime: &tokio::runtime::Runtime) {
     let server = Server::start();
+    let mut erasures: Vec<Duration> = (0..3)
+        .map(|_| runtime.block_on(erasure_run(&Server::start(), 1000)))
+        .collect();
+    erasures.sort();
+    println!(
+        "erasure: a manager's POST /v1/beneficiaries/{{id}}/erase of a person linked by 1000 sessions \
+         (with the WAL checkpointed and truncated): median {:.0} ms, slowest {:.0} ms of 3 servers",
+        erasures[1].as_secs_f64() * 1000.0,
+        erasures[2].as_secs_f64() * 1000.0,
+    );
     let (pairs, times) = runtime.block_on(duplicates_run(&server, 20_000));
     println!(
         "duplicates: a manager's GET /v1/beneficiaries/duplicates over a centre of 20000 beneficiaries \

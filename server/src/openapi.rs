@@ -35,7 +35,7 @@ use crate::routes::{auth, beneficiaries, centres, devices, ops, records, reports
         records::list, records::get, records::resolve,
         devices::list,
         reports::summary, reports::programme,
-        beneficiaries::duplicates, beneficiaries::dismiss,
+        beneficiaries::duplicates, beneficiaries::dismiss, beneficiaries::erase,
     ),
     components(schemas(sync_core::wire::Problem)),
     modifiers(&BearerAuth, &CommonErrors),

@@ -228,6 +228,30 @@ impl Change {
 }
 
 impl ChangeDto {
+    /// Overwrites the value of each write of a personal field (the keys an
+    /// erasure overwrites, contract section 10) with its placeholder,
+    /// keeping the write's base and the change's HLC. Whether anything
+    /// changed.
+    pub fn scrub_personal(&mut self) -> bool {
+        let Some(collection) = Collection::parse(&self.collection) else {
+            return false;
+        };
+        let mut changed = false;
+        for (name, write) in self.fields.iter_mut() {
+            let placeholder = Key::parse(collection, name)
+                .and_then(|(k, _)| k.field.erasure_placeholder())
+                .map(|v| v.to_json());
+            if let Some(placeholder) = placeholder {
+                if write.value != placeholder || write.masked.is_some() {
+                    write.value = placeholder;
+                    write.masked = None;
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
     /// The change's id and record id, each only in canonical form.
     pub fn ids(&self) -> Result<(Uuid, Uuid), ChangeError> {
         let parse = |field: &'static str, text: &str| {

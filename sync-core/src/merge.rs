@@ -173,6 +173,25 @@ impl RecordState {
         self.registers.get(key)
     }
 
+    /// An erasure reached this replica (contract section 10): every head of
+    /// a personal field now holds that field's placeholder, its HLC, author
+    /// and marks kept. Heads the server never stored (a local edit it
+    /// refused, `erased`) are overwritten too. Whether anything changed.
+    pub fn scrub_personal(&mut self) -> bool {
+        let mut changed = false;
+        for (key, register) in self.registers.iter_mut() {
+            if let Some(placeholder) = key.field.erasure_placeholder() {
+                for head in register.heads.iter_mut() {
+                    if head.value != placeholder {
+                        head.value = placeholder.clone();
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
     /// The current heads of a key (empty when it was never written).
     pub fn heads(&self, key: &Key) -> &[Head] {
         self.registers.get(key).map_or(&[], |r| r.heads())

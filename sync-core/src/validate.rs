@@ -431,6 +431,17 @@ pub fn check_against_state(
             }
         }
         Some(state) => {
+            if state.is_erased() {
+                let personal = change
+                    .writes
+                    .iter()
+                    .find(|w| w.key.field.erasure_placeholder().is_some());
+                if let Some(w) = personal {
+                    return Err(ChangeError::Erased {
+                        key: w.key.to_string(),
+                    });
+                }
+            }
             for write in &change.writes {
                 let immutable = change
                     .collection

@@ -716,3 +716,16 @@ pub struct DismissRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
     pub b: Uuid,
 }
+
+/// `POST /v1/beneficiaries/{id}/erase`: the person's erasure, as the
+/// ledger keeps it (the same answer however often it is asked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErasureDto {
+    pub id: Uuid,
+    pub erased: bool,
+    /// When the erasure was made (RFC 3339, UTC).
+    pub erased_at: String,
+    /// The manager or admin who made it.
+    pub erased_by: Uuid,
+}

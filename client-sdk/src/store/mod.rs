@@ -39,6 +39,10 @@ pub fn open(path: &Path) -> Result<Connection> {
         .step("enabling WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")
         .step("setting synchronous")?;
+    // An erased person's data, once overwritten, leaves no copy in freed
+    // pages of the file.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .step("setting secure_delete")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .step("setting busy timeout")?;
     migrate(&mut conn)?;
@@ -197,6 +201,68 @@ fn masks(
         }
     }
     Ok(out)
+}
+
+/// A person was erased (a pulled change wrote `_erased`): overwrites their
+/// personal fields in every change this device keeps of the record (the
+/// outbox, the acknowledged ones kept for a restore, the rejected and the
+/// unreadable), ids and `device_seq` unchanged so nothing gaps, and forgets
+/// what the server showed of their masked values.
+pub fn scrub_record(conn: &Connection, collection: Collection, id: Uuid) -> Result<()> {
+    let record = id.to_string();
+    for table in ["outbox", "sent", "rejected"] {
+        let select = format!(
+            "SELECT \"device_seq\", \"body\" FROM \"{table}\" WHERE \"collection\" = ?1 AND \"record_id\" = ?2"
+        );
+        let rows: Vec<(i64, String)> = conn
+            .prepare_cached(&select)
+            .and_then(|mut s| {
+                s.query_map(params![collection.name(), record], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .step("reading changes of an erased person")?;
+        for (seq, body) in rows {
+            if let Some(clean) = scrubbed(&body) {
+                let update =
+                    format!("UPDATE \"{table}\" SET \"body\" = ?1 WHERE \"device_seq\" = ?2");
+                conn.execute(&update, params![clean, seq])
+                    .step("overwriting an erased person's data")?;
+            }
+        }
+    }
+    let pattern = format!("%\"record_id\":\"{record}\"%");
+    let rows: Vec<(String, String)> = conn
+        .prepare_cached("SELECT \"change_id\", \"body\" FROM \"unreadable\" WHERE \"body\" LIKE ?1")
+        .and_then(|mut s| {
+            s.query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .step("reading changes of an erased person")?;
+    for (change_id, body) in rows {
+        if let Some(clean) = scrubbed(&body) {
+            conn.execute(
+                "UPDATE \"unreadable\" SET \"body\" = ?1 WHERE \"change_id\" = ?2",
+                params![clean, change_id],
+            )
+            .step("overwriting an erased person's data")?;
+        }
+    }
+    conn.execute(
+        "DELETE FROM \"masks\" WHERE \"collection\" = ?1 AND \"id\" = ?2",
+        params![collection.name(), record],
+    )
+    .step("forgetting an erased person's masked values")?;
+    Ok(())
+}
+
+/// A change body with an erased person's fields overwritten, if it has any.
+fn scrubbed(body: &str) -> Option<String> {
+    let mut dto: sync_core::ChangeDto = serde_json::from_str(body).ok()?;
+    dto.scrub_personal()
+        .then(|| serde_json::to_string(&dto).ok())
+        .flatten()
 }
 
 /// Remembers that the server masked a pulled write.

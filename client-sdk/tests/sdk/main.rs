@@ -9,6 +9,7 @@ mod convergence;
 mod edits;
 mod interruption;
 mod lifecycle;
+mod people;
 mod proxy;
 mod rejected;
 mod restore;

@@ -7,15 +7,16 @@ use std::collections::HashSet;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sync_core::duplicates::{self, Person};
-use sync_core::wire::{DismissRequest, DuplicatePair, DuplicatesPage, Problem};
+use sync_core::wire::{DismissRequest, DuplicatePair, DuplicatesPage, ErasureDto, Problem};
 use sync_core::{Collection, Field, Key, Principal, ProblemCode, Role, Value};
 use uuid::Uuid;
 
-use super::{blocking, known_centre};
+use super::{blocking, canonical_path_id, known_centre, timestamp};
 use crate::auth::{require_role, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Dismissal, ReadScope, RecordQuery, Store, StoreError, StoredRecord};
+use crate::store::{Dismissal, Erasure, ReadScope, RecordQuery, Store, StoreError, StoredRecord};
+use crate::sync::erasure;
 use crate::sync::server_change::{self, ServerChangeError};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -286,4 +287,76 @@ pub(crate) async fn merge_as(
     .await?;
     tracing::info!(target: "audit", user = %author, %from, %into, "beneficiaries merged");
     Ok(())
+}
+
+/// Erases a beneficiary as `caller` (contract section 10) in one store
+/// transaction (`sync::erasure`), then has the store leave no old byte in
+/// its files where it can. Erasing again answers the first erasure.
+pub(crate) async fn erase_as(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    id: Uuid,
+) -> Result<Erasure, ApiError> {
+    require_role(caller, &[Role::Admin, Role::Manager])?;
+    let store = state.store.clone();
+    let row = blocking(move || Ok(store.get_record(Collection::Beneficiaries, id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
+    let manages = caller.role == Role::Admin
+        || (row.centre_id.is_some() && row.centre_id == caller.centre_id);
+    if !manages {
+        tracing::warn!(target: "audit", user = %caller.user_id, record = %id, "refused: erasure outside the caller's centre");
+        return Err(ApiError::forbidden(
+            "only a manager of the beneficiary's centre, or an admin, erases them",
+        ));
+    }
+    let (by, at, now_ms) = (caller.user_id, state.now_secs(), state.clock.now_ms());
+    let store = state.store.clone();
+    let erasure = blocking(move || {
+        let mut outcome: Option<Result<Erasure, ApiError>> = None;
+        store.push(&mut |tx| {
+            outcome = match erasure::erase(tx, id, by, at, now_ms) {
+                Ok(Some(e)) => Some(Ok(e)),
+                Ok(None) => Some(Err(ApiError::not_found(format!("no beneficiary {id}")))),
+                Err(ServerChangeError::Invalid(e)) => Some(Err(ApiError::internal(
+                    anyhow::anyhow!("an erasure's change was refused: {e}"),
+                ))),
+                Err(ServerChangeError::Store(e)) => return Err(e),
+            };
+            Ok(())
+        })?;
+        let erasure = outcome.unwrap_or_else(|| {
+            Err(ApiError::internal(anyhow::anyhow!(
+                "erasure produced no outcome"
+            )))
+        })?;
+        store.settle_erasure()?;
+        Ok(erasure)
+    })
+    .await?;
+    tracing::info!(target: "audit", user = %caller.user_id, record = %id, "beneficiary erased");
+    Ok(erasure)
+}
+
+#[utoipa::path(post, path = "/v1/beneficiaries/{id}/erase", tag = "beneficiaries",
+    params(("id" = String, Path, description = "The beneficiary's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The person is erased (the same answer when they already were)", body = ErasureDto),
+        (status = 403, description = "`forbidden`: not a manager of the beneficiary's centre or an admin", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`: no such beneficiary", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn erase(
+    caller: Caller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = canonical_path_id(&path, "beneficiary")?;
+    let e = erase_as(&caller.principal, &state, id).await?;
+    Ok(HttpResponse::Ok().json(ErasureDto {
+        id: e.record_id,
+        erased: true,
+        erased_at: timestamp(e.at),
+        erased_by: e.by,
+    }))
 }

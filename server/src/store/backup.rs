@@ -16,6 +16,10 @@
 //! either the old database or the restored one, never a mix. Afterwards pull
 //! cursors handed out before it resume at the backup's last position, and
 //! devices whose acknowledged changes the backup lacks send them again.
+//!
+//! Before the swap, every erasure in the live database's ledger is applied
+//! again to the restored one (`sync::erasure::apply_again`): a backup older
+//! than an erasure does not bring the person back (contract section 10).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -244,6 +248,18 @@ fn sqlite_restore(src: &Path, db: &Path, now: i64) -> Result<Lineage, BackupErro
         tx.commit().map_err(sqlite_err)?;
         lineage
     };
+    let ledger = sqlite_ledger(db)?;
+    if !ledger.is_empty() {
+        let store = super::sqlite::SqliteStore::open(&super::url::SqliteOptions::at(&staging))?;
+        reapply_ledger(&store, &ledger, now)?;
+        drop(store);
+        let _ = std::fs::remove_file(with_suffix(&staging, ".lock"));
+        // Back to the journal the swap expects; closing the store folded
+        // its WAL into the file.
+        let to = Connection::open(&staging).map_err(sqlite_err)?;
+        to.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(sqlite_err)?;
+    }
     sync_file(&staging)?;
 
     // The swap, under the lock that every open store shares.
@@ -271,6 +287,113 @@ fn sqlite_restore(src: &Path, db: &Path, now: i64) -> Result<Lineage, BackupErro
         sync_file(dir)?;
     }
     Ok(lineage)
+}
+
+/// The erasure ledger of the live SQLite database (empty when there is no
+/// live database yet, or it predates the ledger).
+fn sqlite_ledger(db: &Path) -> Result<Vec<super::Erasure>, BackupError> {
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    let live =
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite_err)?;
+    let has_ledger: bool = live
+        .query_row(
+            "SELECT count(*) = 1 FROM sqlite_master WHERE type = 'table' AND name = 'erasures'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite_err)?;
+    if !has_ledger {
+        return Ok(Vec::new());
+    }
+    let mut stmt = live
+        .prepare(
+            "SELECT \"record_id\", \"centre_id\", \"erased_by\", \"erased_at\" FROM \"erasures\"",
+        )
+        .map_err(sqlite_err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(sqlite_err)?;
+    let mut ledger = Vec::new();
+    for row in rows {
+        let (id, centre_id, by, at) = row.map_err(sqlite_err)?;
+        if let (Ok(record_id), Ok(by)) = (uuid::Uuid::parse_str(&id), uuid::Uuid::parse_str(&by)) {
+            ledger.push(super::Erasure {
+                record_id,
+                centre_id,
+                by,
+                at,
+            });
+        }
+    }
+    Ok(ledger)
+}
+
+/// Applies every erasure of `ledger` again to the restored `store`, in one
+/// transaction, and settles its files.
+fn reapply_ledger(
+    store: &dyn super::Store,
+    ledger: &[super::Erasure],
+    now: i64,
+) -> Result<(), BackupError> {
+    let now_ms = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
+    store.push(&mut |tx| {
+        for erasure in ledger {
+            crate::sync::erasure::apply_again(tx, erasure, now_ms).map_err(|e| match e {
+                crate::sync::server_change::ServerChangeError::Store(e) => e,
+                other => StoreError::Corrupt(format!("an erasure does not apply again: {other}")),
+            })?;
+        }
+        Ok(())
+    })?;
+    store.settle_erasure()?;
+    tracing::info!(
+        erasures = ledger.len(),
+        "the erasure ledger is applied to the restored database"
+    );
+    Ok(())
+}
+
+/// The erasure ledger of the live PostgreSQL database (empty when it does
+/// not exist yet or predates the ledger).
+fn postgres_ledger(target: &PostgresTarget) -> Result<Vec<super::Erasure>, BackupError> {
+    let mut config: postgres::Config = target.url_for(&target.dbname).parse().map_err(pg_err)?;
+    if let Some(password) = &target.password {
+        config.password(password);
+    }
+    let Ok(mut live) = config.connect(postgres::NoTls) else {
+        return Ok(Vec::new());
+    };
+    let exists: bool = live
+        .query_one("SELECT to_regclass('erasures') IS NOT NULL", &[])
+        .map_err(pg_err)?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = live
+        .query(
+            "SELECT record_id, centre_id, erased_by, erased_at FROM erasures",
+            &[],
+        )
+        .map_err(pg_err)?;
+    Ok(rows
+        .iter()
+        .map(|r| super::Erasure {
+            record_id: r.get(0),
+            centre_id: r.get(1),
+            by: r.get(2),
+            at: r.get(3),
+        })
+        .collect())
 }
 
 /// A connection to the server's maintenance database (`postgres`, or
@@ -359,6 +482,11 @@ fn postgres_restore(url: &str, src: &Path, now: i64) -> Result<Lineage, BackupEr
         tx.commit().map_err(pg_err)?;
         lineage
     };
+    let ledger = postgres_ledger(&target)?;
+    if !ledger.is_empty() {
+        let store = super::postgres::PostgresStore::open(&target.url_for(&staging))?;
+        reapply_ledger(&store, &ledger, now)?;
+    }
 
     // The swap: one transaction, refused while anyone is connected to
     // either database. The replaced database is kept under another name.

@@ -400,6 +400,33 @@ pub trait PushTx {
     /// Appends the changes and rejections, writes the records, the device
     /// and the server clock.
     fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError>;
+    /// The ledger's entry for this beneficiary, if it was erased.
+    fn erasure(&mut self, record_id: Uuid) -> Result<Option<Erasure>, StoreError>;
+    /// Overwrites the personal fields of every stored change and rejection
+    /// of the beneficiary with their placeholders
+    /// ([`sync_core::ChangeDto::scrub_personal`]: HLC and base kept), and
+    /// adds the erasure to the ledger (an entry already there stays).
+    fn erase(&mut self, erasure: &Erasure) -> Result<(), StoreError>;
+}
+
+/// An entry of the erasure ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    pub record_id: Uuid,
+    pub centre_id: Option<String>,
+    pub by: Uuid,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A stored change or rejection body with the personal fields of its
+/// writes overwritten, or `None` when it has none to overwrite (or does not
+/// read as a change).
+pub(crate) fn scrubbed(body: &str) -> Option<String> {
+    let mut dto: sync_core::ChangeDto = serde_json::from_str(body).ok()?;
+    dto.scrub_personal()
+        .then(|| serde_json::to_string(&dto).ok())
+        .flatten()
 }
 
 /// A manager's word that two beneficiaries are not one person.
@@ -736,6 +763,11 @@ pub trait Store: Send + Sync + 'static {
     /// Records that `a` and `b` (`a` < `b`) are not one person; dismissing a
     /// pair again changes nothing.
     fn dismiss_pair(&self, dismissal: &Dismissal) -> Result<(), StoreError>;
+    /// After an erasure committed: leave none of the overwritten bytes in
+    /// the store's files where the store can (SQLite: checkpoint the WAL
+    /// and truncate it; `secure_delete` is always on). PostgreSQL: nothing
+    /// (docs/PROTOCOL.md says what VACUUM, WAL and backups mean).
+    fn settle_erasure(&self) -> Result<(), StoreError>;
 
     fn create_web_session(
         &self,

@@ -3,6 +3,7 @@
 //! and the pull cursor.
 
 pub mod cursor;
+pub mod erasure;
 pub mod minimise;
 pub mod push;
 pub mod resolve;

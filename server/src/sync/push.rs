@@ -352,12 +352,18 @@ impl<'a, 'c> Batch<'a, 'c> {
                     tracing::warn!(target: "audit", user = %self.ctx.principal.user_id, device = %self.ctx.device_id, change = %dto.id, collection = %dto.collection, record = %dto.record_id, "refused: change forbidden");
                 }
                 let result = rejected(&dto.id, &rejection);
+                // A change writing an erased person's data again is not
+                // kept: only its slot, its id and the reason.
+                let body = match rejection {
+                    ChangeError::Erased { .. } => "",
+                    _ => prepared.body.as_str(),
+                };
                 self.new_rejections.push(NewRejection {
                     device_seq: dto.device_seq,
                     change_id: &dto.id,
                     code: rejection.code(),
                     detail: rejection.to_string(),
-                    body: &prepared.body,
+                    body,
                     at: i64::try_from(self.ctx.now_ms / 1000).unwrap_or(i64::MAX),
                 });
                 (result, None)

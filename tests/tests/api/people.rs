@@ -395,3 +395,162 @@ async fn managers_find_duplicates_dismiss_them_and_a_merged_person_counts_once()
         [(pair(c, d), vec!["national_id".to_owned()])]
     );
 }
+
+/// Whether any file of the SQLite database (the database, its WAL) holds
+/// these bytes.
+fn files_hold(app: &TestApp, needle: &[u8]) -> Vec<String> {
+    let db = app.database_path();
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let elsewhere = app.user("manager", Some("C0002")).await;
+    let (name, phone) = ("นางสาวลบข้อมูลทดสอบ ไม่เหลือร่องรอย", "0861234567");
+    let id = Uuid::now_v7();
+    let create = person(
+        &mut volunteer,
+        id,
+        json!({"display_name": {"value": name}, "phone": {"value": phone},
+               "national_id": {"value": NATIONAL_ID}, "birth_year": {"value": 1971}}),
+    );
+    let base = create["hlc"].as_str().unwrap().to_owned();
+    // A rejected change keeps its body: one with the name in it.
+    let bad = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"display_name": {"value": format!("{name} ซ้ำ"), "base": [base]},
+               "national_id": {"value": "1101700230709"}}),
+    );
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let mut s = volunteer.new_session(Uuid::now_v7());
+        s["fields"][format!("beneficiary_ids/{id}")] = json!({"value": true});
+        sessions.push(s);
+    }
+    let mut batch = vec![create, bad];
+    batch.extend(sessions);
+    let pushed = app.push_ok(&volunteer, batch).await;
+    assert_eq!(results(&pushed)[1].1, "invalid_national_id");
+    let before = json_of(app.get("/v1/reports/summary", &manager.access).await).await;
+    assert_eq!(before["unique_beneficiaries"], 1);
+
+    let path = format!("/v1/beneficiaries/{id}/erase");
+    tests::assert_problem(
+        app.post_json(&path, Some(&volunteer.access), &json!({}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    tests::assert_problem(
+        app.post_json(&path, Some(&elsewhere.access), &json!({}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    tests::assert_problem(
+        app.post_json(
+            &format!("/v1/beneficiaries/{}/erase", Uuid::now_v7()),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let first = json_of(
+        app.post_json(&path, Some(&manager.access), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(first["id"], json!(id));
+    assert_eq!(first["erased"], true);
+    assert_eq!(first["erased_by"], json!(manager.user_id));
+    let again = json_of(
+        app.post_json(&path, Some(&manager.access), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(again, first, "erasing twice answers the same");
+
+    let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+    assert_eq!(record["erased"], true);
+    assert_eq!(record["fields"]["display_name"], "-");
+    assert_eq!(record["fields"]["phone"], Value::Null);
+    assert_eq!(record["fields"]["national_id"], Value::Null);
+    assert_eq!(record["fields"]["birth_year"], Value::Null);
+    assert_eq!(
+        record["fields"]["village_code"], "50010203",
+        "other fields stay"
+    );
+    let after = json_of(app.get("/v1/reports/summary", &manager.access).await).await;
+    assert_eq!(after["sessions"], before["sessions"]);
+    assert_eq!(
+        after["unique_beneficiaries"], 1,
+        "the sessions still link the person"
+    );
+    // One server change wrote the placeholders; nothing in the log has the name.
+    let (log, _) = app.pull_all_as(&manager, "", true).await;
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains(name) && !text.contains(phone) && !text.contains(NATIONAL_ID));
+    let erasing = log
+        .iter()
+        .find(|c| c["fields"].get("_erased").is_some())
+        .unwrap();
+    assert!(erasing["hlc"].as_str().unwrap().ends_with("-server"));
+
+    // A phone that was offline writes the name again, and a village: the
+    // name's change is refused and not kept, the rest of the batch is.
+    let rename = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"display_name": {"value": "ชื่อใหม่หลังการลบ", "base": [base]}}),
+    );
+    let village = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"village_code": {"value": "50010204"}}),
+    );
+    let pushed = app.push_ok(&volunteer, vec![rename, village]).await;
+    assert_eq!(
+        results(&pushed),
+        [
+            ("rejected".to_owned(), "erased".to_owned()),
+            ("applied".to_owned(), String::new())
+        ]
+    );
+
+    if !tests::on_postgres() {
+        for needle in [
+            name.as_bytes(),
+            "ลบข้อมูลทดสอบ".as_bytes(),
+            phone.as_bytes(),
+            NATIONAL_ID.as_bytes(),
+            "ชื่อใหม่หลังการลบ".as_bytes(),
+        ] {
+            let found = files_hold(&app, needle);
+            assert!(
+                found.is_empty(),
+                "{:?} is still in {found:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+        // The scan can fail: the same files hold what was not erased.
+        assert!(!files_hold(&app, "50010204".as_bytes()).is_empty());
+    }
+}

@@ -148,3 +148,59 @@ fn private(path: &Path) {
     let mode = std::fs::metadata(path).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "a backup is its owner's only: {mode:o}");
 }
+
+#[tokio::test]
+async fn a_restore_to_a_backup_older_than_an_erasure_keeps_the_person_erased() {
+    let store = TestStore::new();
+    let app = TestApp::spawn_on(store.clone()).await;
+    let mut phone = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let name = "นางสาวกู้คืนแล้วยังลบ ทดสอบ";
+    let person = Uuid::now_v7();
+    let mut create = phone.new_beneficiary(person, name);
+    create["fields"]["phone"] = json!({"value": "0869998877"});
+    app.push_ok(&phone, vec![create]).await;
+
+    let dest = store.path().join("before-erasure.backup");
+    let dest_arg = dest.to_str().unwrap();
+    succeeds(&store, &["backup", dest_arg], "backed up");
+    let erased = app
+        .post_json(
+            &format!("/v1/beneficiaries/{person}/erase"),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+
+    let app = app
+        .restart_with(|_| succeeds(&store, &["restore", dest_arg], "epoch"))
+        .await;
+    let record: Value = app
+        .record(&manager, "beneficiaries", person)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["erased"], true, "{record}");
+    assert_eq!(record["fields"]["display_name"], "-");
+    let (log, _) = app.pull_all(&manager, "").await;
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(
+        !text.contains(name) && !text.contains("0869998877"),
+        "{text}"
+    );
+    if !tests::on_postgres() {
+        let db = app.database_path();
+        for suffix in ["", "-wal"] {
+            let path = format!("{}{suffix}", db.display());
+            if let Ok(bytes) = std::fs::read(&path) {
+                let needle = "กู้คืนแล้วยังลบ".as_bytes();
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{path} holds the name"
+                );
+            }
+        }
+    }
+}

@@ -294,6 +294,14 @@ impl PushTx for Counting<'_> {
         self.count("write");
         self.tx.write(writes)
     }
+    fn erasure(&mut self, record_id: Uuid) -> Result<Option<super::Erasure>, StoreError> {
+        self.count("erasure");
+        self.tx.erasure(record_id)
+    }
+    fn erase(&mut self, erasure: &super::Erasure) -> Result<(), StoreError> {
+        self.count("erase");
+        self.tx.erase(erasure)
+    }
 }
 
 /// The ids of every change after `after` that the scope reads, pulled in

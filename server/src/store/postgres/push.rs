@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use super::{collection_code, collection_from, map_err, signed, unsigned};
 use crate::store::{
-    server_clock_from, Device, PushTx, PushWrites, RecordWrite, StoreError, StoredChange,
-    StoredRejection,
+    scrubbed, server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError,
+    StoredChange, StoredRejection,
 };
 
 pub(super) struct PostgresPushTx<'t, 'c> {
@@ -192,6 +192,77 @@ impl PushTx for PostgresPushTx<'_, '_> {
             .query_typed_opt("SELECT value FROM meta WHERE name = 'server_hlc'", &[])
             .map_err(map_err)?;
         row.map(|r| server_clock_from(r.get(0))).transpose()
+    }
+
+    fn erasure(&mut self, record_id: Uuid) -> Result<Option<Erasure>, StoreError> {
+        let row = self
+            .tx
+            .query_typed_opt(
+                "SELECT centre_id, erased_by, erased_at FROM erasures WHERE record_id = $1",
+                &[(&record_id, Type::UUID)],
+            )
+            .map_err(map_err)?;
+        Ok(row.map(|r| Erasure {
+            record_id,
+            centre_id: r.get(0),
+            by: r.get(1),
+            at: r.get(2),
+        }))
+    }
+
+    fn erase(&mut self, e: &Erasure) -> Result<(), StoreError> {
+        let rows = self
+            .tx
+            .query_typed(
+                "SELECT seq, body FROM changes WHERE record_id = $1 FOR UPDATE",
+                &[(&e.record_id, Type::UUID)],
+            )
+            .map_err(map_err)?;
+        for row in rows {
+            let (seq, body): (i64, String) = (row.get(0), row.get(1));
+            if let Some(clean) = scrubbed(&body) {
+                self.tx
+                    .execute_typed(
+                        "UPDATE changes SET body = $1 WHERE seq = $2",
+                        &[(&clean, Type::TEXT), (&seq, Type::INT8)],
+                    )
+                    .map_err(map_err)?;
+            }
+        }
+        // Rejections have no record column: found by the id in their body.
+        let pattern = format!("%\"record_id\":\"{}\"%", e.record_id);
+        let rows = self
+            .tx
+            .query_typed(
+                "SELECT device_key, device_seq, body FROM rejections WHERE body LIKE $1 FOR UPDATE",
+                &[(&pattern, Type::TEXT)],
+            )
+            .map_err(map_err)?;
+        for row in rows {
+            let (key, seq, body): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+            if let Some(clean) = scrubbed(&body) {
+                self.tx
+                    .execute_typed(
+                        "UPDATE rejections SET body = $1 WHERE device_key = $2 AND device_seq = $3",
+                        &[(&clean, Type::TEXT), (&key, Type::INT8), (&seq, Type::INT8)],
+                    )
+                    .map_err(map_err)?;
+            }
+        }
+        let centre = e.centre_id.as_deref().map(super::text);
+        self.tx
+            .execute_typed(
+                "INSERT INTO erasures (record_id, centre_id, erased_by, erased_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (record_id) DO NOTHING",
+                &[
+                    (&e.record_id, Type::UUID),
+                    (&centre.as_deref(), Type::TEXT),
+                    (&e.by, Type::UUID),
+                    (&e.at, Type::INT8),
+                ],
+            )
+            .map_err(map_err)?;
+        Ok(())
     }
 
     fn write(&mut self, w: &PushWrites<'_>) -> Result<(), StoreError> {

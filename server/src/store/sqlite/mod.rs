@@ -32,6 +32,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_console_indexes.sql")),
     (5, include_str!("migrations/0005_log_epochs.sql")),
     (6, include_str!("migrations/0006_beneficiaries.sql")),
+    (7, include_str!("migrations/0007_erasures.sql")),
 ];
 
 /// The stored code of a collection.
@@ -119,7 +120,8 @@ impl SqliteStore {
         };
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
+                 PRAGMA secure_delete = ON;"
             ))
             .map_err(map_err)?;
         writer
@@ -543,6 +545,24 @@ impl Store for SqliteStore {
                 }
             }
             Ok(pairs)
+        })
+    }
+
+    fn settle_erasure(&self) -> Result<(), StoreError> {
+        // Readers that still hold a snapshot keep the WAL from being
+        // truncated; they finish within moments, so the checkpoint waits
+        // for them (busy_timeout) and is tried again a few times.
+        self.write(|c| {
+            for _ in 0..20 {
+                let busy: i64 = c
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                    .map_err(map_err)?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(StoreError::Busy)
         })
     }
 

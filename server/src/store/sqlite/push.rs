@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    server_clock_from, Device, PushTx, PushWrites, RecordWrite, StoreError, StoredChange,
-    StoredRejection,
+    scrubbed, server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError,
+    StoredChange, StoredRejection,
 };
 
 pub(super) struct SqlitePushTx<'a> {
@@ -167,6 +167,77 @@ impl PushTx for SqlitePushTx<'_> {
             .optional()
             .map_err(map_err)?;
         text.map(|bytes| server_clock_from(&bytes)).transpose()
+    }
+
+    fn erasure(&mut self, record_id: Uuid) -> Result<Option<Erasure>, StoreError> {
+        let row: Option<(Option<String>, String, i64)> = self
+            .tx
+            .prepare_cached(
+                "SELECT \"centre_id\", \"erased_by\", \"erased_at\" FROM \"erasures\" WHERE \"record_id\" = ?1",
+            )
+            .map_err(map_err)?
+            .query_row([record_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(map_err)?;
+        Ok(row.map(|(centre_id, by, at)| Erasure {
+            record_id,
+            centre_id,
+            by: Uuid::parse_str(&by).unwrap_or_default(),
+            at,
+        }))
+    }
+
+    fn erase(&mut self, e: &Erasure) -> Result<(), StoreError> {
+        let id = e.record_id.to_string();
+        let changes: Vec<(i64, String)> = self
+            .tx
+            .prepare_cached("SELECT \"seq\", \"body\" FROM \"changes\" WHERE \"record_id\" = ?1")
+            .map_err(map_err)?
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(map_err)?
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?;
+        for (seq, body) in changes {
+            if let Some(clean) = scrubbed(&body) {
+                self.tx
+                    .prepare_cached("UPDATE \"changes\" SET \"body\" = ?1 WHERE \"seq\" = ?2")
+                    .map_err(map_err)?
+                    .execute(rusqlite::params![clean, seq])
+                    .map_err(map_err)?;
+            }
+        }
+        // Rejections have no record column: found by the id in their body.
+        let pattern = format!("%\"record_id\":\"{id}\"%");
+        let rejections: Vec<(i64, i64, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT \"device_key\", \"device_seq\", \"body\" FROM \"rejections\" WHERE \"body\" LIKE ?1",
+            )
+            .map_err(map_err)?
+            .query_map([&pattern], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(map_err)?
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?;
+        for (key, seq, body) in rejections {
+            if let Some(clean) = scrubbed(&body) {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE \"rejections\" SET \"body\" = ?1 WHERE \"device_key\" = ?2 AND \"device_seq\" = ?3",
+                    )
+                    .map_err(map_err)?
+                    .execute(rusqlite::params![clean, key, seq])
+                    .map_err(map_err)?;
+            }
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO \"erasures\" (\"record_id\", \"centre_id\", \"erased_by\", \"erased_at\")
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (\"record_id\") DO NOTHING",
+            )
+            .map_err(map_err)?
+            .execute(rusqlite::params![id, e.centre_id, e.by.to_string(), e.at])
+            .map_err(map_err)?;
+        Ok(())
     }
 
     fn write(&mut self, w: &PushWrites<'_>) -> Result<(), StoreError> {
