@@ -36,6 +36,7 @@ use crate::routes::{auth, beneficiaries, centres, devices, ops, records, reports
         devices::list,
         reports::summary, reports::programme,
         beneficiaries::duplicates, beneficiaries::dismiss, beneficiaries::erase,
+        beneficiaries::export,
     ),
     components(schemas(sync_core::wire::Problem)),
     modifiers(&BearerAuth, &CommonErrors),

@@ -729,3 +729,21 @@ pub struct ErasureDto {
     /// The manager or admin who made it.
     pub erased_by: Uuid,
 }
+
+/// `GET /v1/beneficiaries/{id}/export`: everything the server stores about
+/// a person (a PDPA access request), as their centre's manager sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BeneficiaryExport {
+    /// When the export was made (RFC 3339, UTC).
+    pub exported_at: String,
+    /// The merged record, with its consent history.
+    pub record: RecordDto,
+    /// Every stored change of the record, in log order, with its author.
+    pub changes: Vec<ChangeDto>,
+    /// The sessions that link the person (their ids).
+    pub sessions: Vec<Uuid>,
+    /// The erasure, when the person was erased.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub erasure: Option<ErasureDto>,
+}

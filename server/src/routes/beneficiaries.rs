@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sync_core::duplicates::{self, Person};
-use sync_core::wire::{DismissRequest, DuplicatePair, DuplicatesPage, ErasureDto, Problem};
+use sync_core::wire::{
+    BeneficiaryExport, DismissRequest, DuplicatePair, DuplicatesPage, ErasureDto, Problem,
+};
 use sync_core::{Collection, Field, Key, Principal, ProblemCode, Role, Value};
 use uuid::Uuid;
 
@@ -353,10 +355,66 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     let id = canonical_path_id(&path, "beneficiary")?;
     let e = erase_as(&caller.principal, &state, id).await?;
-    Ok(HttpResponse::Ok().json(ErasureDto {
+    Ok(HttpResponse::Ok().json(erasure_dto(&e)))
+}
+
+fn erasure_dto(e: &Erasure) -> ErasureDto {
+    ErasureDto {
         id: e.record_id,
         erased: true,
         erased_at: timestamp(e.at),
         erased_by: e.by,
-    }))
+    }
+}
+
+#[utoipa::path(get, path = "/v1/beneficiaries/{id}/export", tag = "beneficiaries",
+    params(("id" = String, Path, description = "The beneficiary's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Everything stored about the person (a PDPA access request)", body = BeneficiaryExport),
+        (status = 403, description = "`forbidden`: not a manager of the beneficiary's centre or an admin", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "`not_found`: no such beneficiary", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn export(
+    caller: Caller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = canonical_path_id(&path, "beneficiary")?;
+    require_role(&caller.principal, &[Role::Admin, Role::Manager])?;
+    let store = state.store.clone();
+    let principal = caller.principal.clone();
+    let exported_at = timestamp(state.now_secs());
+    let export = blocking(move || {
+        let row = store
+            .get_record(Collection::Beneficiaries, id)?
+            .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
+        let manages = principal.role == Role::Admin
+            || (row.centre_id.is_some() && row.centre_id == principal.centre_id);
+        if !manages {
+            tracing::warn!(target: "audit", user = %principal.user_id, record = %id, "refused: export outside the caller's centre");
+            return Err(ApiError::forbidden(
+                "only a manager of the beneficiary's centre, or an admin, exports their data",
+            ));
+        }
+        let history = store.record_history(Collection::Beneficiaries, id)?;
+        let mut record = crate::records::render(store.as_ref(), std::slice::from_ref(&row), &principal)?
+            .pop()
+            .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
+        record.consent_history = Some(crate::records::consent_history(&history));
+        let changes = history
+            .iter()
+            .filter_map(|h| serde_json::from_str(&h.body).ok())
+            .collect();
+        Ok(BeneficiaryExport {
+            exported_at,
+            record,
+            changes,
+            sessions: store.sessions_linking(id)?,
+            erasure: store.erasure_of(id)?.as_ref().map(erasure_dto),
+        })
+    })
+    .await?;
+    tracing::info!(target: "audit", user = %caller.principal.user_id, record = %id, "beneficiary exported (PDPA access)");
+    Ok(HttpResponse::Ok().json(export))
 }

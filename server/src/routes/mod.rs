@@ -57,6 +57,7 @@ api! {
     get "/v1/beneficiaries/duplicates" => beneficiaries::duplicates;
     post "/v1/beneficiaries/duplicates/dismiss" => beneficiaries::dismiss;
     post "/v1/beneficiaries/{id}/erase" => beneficiaries::erase;
+    get "/v1/beneficiaries/{id}/export" => beneficiaries::export;
 }
 
 /// Registers every route; any other path is a problem+json 404, and a known

@@ -768,6 +768,10 @@ pub trait Store: Send + Sync + 'static {
     /// and truncate it; `secure_delete` is always on). PostgreSQL: nothing
     /// (docs/PROTOCOL.md says what VACUUM, WAL and backups mean).
     fn settle_erasure(&self) -> Result<(), StoreError>;
+    /// The sessions whose `beneficiary_ids` hold this beneficiary.
+    fn sessions_linking(&self, beneficiary: Uuid) -> Result<Vec<Uuid>, StoreError>;
+    /// The ledger's entry for this beneficiary, if it was erased.
+    fn erasure_of(&self, beneficiary: Uuid) -> Result<Option<Erasure>, StoreError>;
 
     fn create_web_session(
         &self,

@@ -554,3 +554,79 @@ async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
         assert!(!files_hold(&app, "50010204".as_bytes()).is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_persons_export_holds_everything_stored_about_them_with_the_consent_history() {
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let elsewhere = app.user("manager", Some("C0002")).await;
+    let id = Uuid::now_v7();
+    let create = person(
+        &mut volunteer,
+        id,
+        json!({"phone": {"value": "0812345678"}, "national_id": {"value": NATIONAL_ID}}),
+    );
+    let base = create["hlc"].as_str().unwrap().to_owned();
+    let withdraw = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"consent": {"value": false, "base": [base]}}),
+    );
+    let mut session = volunteer.new_session(Uuid::now_v7());
+    session["fields"][format!("beneficiary_ids/{id}")] = json!({"value": true});
+    let session_id = session["record_id"].clone();
+    app.push_ok(&volunteer, vec![create, withdraw, session])
+        .await;
+
+    let path = format!("/v1/beneficiaries/{id}/export");
+    tests::assert_problem(app.get(&path, &volunteer.access).await, 403, "forbidden").await;
+    tests::assert_problem(app.get(&path, &elsewhere.access).await, 403, "forbidden").await;
+    tests::assert_problem(
+        app.get(
+            &format!("/v1/beneficiaries/{}/export", Uuid::now_v7()),
+            &manager.access,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let export = json_of(app.get(&path, &manager.access).await).await;
+    assert_eq!(export["record"]["fields"]["phone"], "0812345678");
+    assert_eq!(export["record"]["fields"]["national_id"], NATIONAL_ID);
+    let history = export["record"]["consent_history"].as_array().unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h["consent"].clone())
+            .collect::<Vec<_>>(),
+        [json!(true), json!(false)]
+    );
+    assert_eq!(export["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(export["sessions"], json!([session_id]));
+    assert_eq!(export["erasure"], Value::Null);
+    assert!(export["exported_at"].as_str().unwrap().ends_with('Z'));
+
+    // After an erasure, the export says so and holds no personal value.
+    let erased = app
+        .post_json(
+            &format!("/v1/beneficiaries/{id}/erase"),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    let export = json_of(app.get(&path, &manager.access).await).await;
+    assert_eq!(export["erasure"]["erased"], true);
+    let text = export.to_string();
+    assert!(
+        !text.contains("0812345678") && !text.contains(NATIONAL_ID),
+        "{text}"
+    );
+    assert_eq!(
+        export["sessions"],
+        json!([session_id]),
+        "the sessions still link them"
+    );
+}

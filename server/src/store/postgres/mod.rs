@@ -531,6 +531,35 @@ impl Store for PostgresStore {
         })
     }
 
+    fn sessions_linking(&self, beneficiary: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        self.with(|c| {
+            let rows = c
+                .query(
+                    "SELECT record_id FROM records WHERE collection = $1 AND $2 = ANY(beneficiaries) ORDER BY key",
+                    &[&collection_code(Collection::Sessions), &beneficiary],
+                )
+                .map_err(map_err)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn erasure_of(&self, beneficiary: Uuid) -> Result<Option<super::Erasure>, StoreError> {
+        self.with(|c| {
+            let row = c
+                .query_opt(
+                    "SELECT centre_id, erased_by, erased_at FROM erasures WHERE record_id = $1",
+                    &[&beneficiary],
+                )
+                .map_err(map_err)?;
+            Ok(row.map(|r| super::Erasure {
+                record_id: beneficiary,
+                centre_id: r.get(0),
+                by: r.get(1),
+                at: r.get(2),
+            }))
+        })
+    }
+
     fn settle_erasure(&self) -> Result<(), StoreError> {
         // Live rows hold only placeholders now; the old row versions age
         // out as VACUUM reclaims them and WAL segments and backups are

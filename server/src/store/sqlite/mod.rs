@@ -548,6 +548,34 @@ impl Store for SqliteStore {
         })
     }
 
+    fn sessions_linking(&self, beneficiary: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT r.\"record_id\" FROM \"records\" r, json_each(r.\"beneficiaries\") j
+                     WHERE r.\"collection\" = ?1 AND j.\"value\" = ?2 ORDER BY r.\"key\"",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(
+                    rusqlite::params![
+                        collection_code(Collection::Sessions),
+                        beneficiary.to_string()
+                    ],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .map_err(map_err)?;
+            rows.map(|r| uuid_col(r.map_err(map_err)?)).collect()
+        })
+    }
+
+    fn erasure_of(&self, beneficiary: Uuid) -> Result<Option<super::Erasure>, StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction().map_err(map_err)?;
+            push::SqlitePushTx::new(&tx).erasure(beneficiary)
+        })
+    }
+
     fn settle_erasure(&self) -> Result<(), StoreError> {
         // Readers that still hold a snapshot keep the WAL from being
         // truncated; they finish within moments, so the checkpoint waits
