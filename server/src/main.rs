@@ -46,6 +46,16 @@ enum Command {
     /// stopped. Cursors and devices pick up from the backup by themselves:
     /// phones send again what they pushed after it.
     Restore { src: PathBuf },
+    /// Erase the beneficiaries with no session for longer than OLDER_THAN
+    /// (`5y`, `18m`, `90d`) under the PDPA's storage limitation. A dry run
+    /// that lists them unless `--apply` is given.
+    Retention {
+        #[arg(long)]
+        older_than: String,
+        /// Erase them (without it, only list them).
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +171,27 @@ fn main() -> anyhow::Result<()> {
                 lineage.current(),
                 lineage.generations() - 1,
             );
+            Ok(())
+        }
+        Command::Retention { older_than, apply } => {
+            let age = operator::parse_age(&older_than)?;
+            let (store, generated) = open_store(&settings)?;
+            print_generated_password(generated);
+            let now_ms = SystemClock.now_ms();
+            let (cutoff, due) = operator::retention_due(store.as_ref(), age, now_ms)?;
+            tracing::info!(target: "audit", older_than = %older_than, apply, people = due.len(), "retention run");
+            if apply {
+                let erased = operator::erase_people(store.as_ref(), &due, now_ms)?;
+                println!("erased {erased} beneficiaries with no session since {cutoff}");
+            } else {
+                println!(
+                    "dry run: {} beneficiaries have no session since {cutoff}; run again with --apply to erase them",
+                    due.len()
+                );
+                for id in &due {
+                    println!("{id}");
+                }
+            }
             Ok(())
         }
         Command::User { command } => {

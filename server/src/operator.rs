@@ -151,3 +151,94 @@ pub fn list_centres(store: &dyn Store) -> anyhow::Result<Vec<String>> {
         .map(|c| format!("{}\t{}\t{}\t{}", c.code, c.name, c.province, c.district))
         .collect())
 }
+
+/// A span of time as the retention command takes it: `5y`, `18m` (months),
+/// `90d`; years of 365 days, months of 30.
+pub fn parse_age(text: &str) -> anyhow::Result<chrono::Duration> {
+    let text = text.trim();
+    let unit_len = text.chars().last().map_or(0, char::len_utf8);
+    let (number, unit) = text.split_at(text.len() - unit_len);
+    let n: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        anyhow!("{text:?} is not an age: write a number and y, m or d (5y, 18m, 90d)")
+    })?;
+    let days = match unit {
+        "y" => n.checked_mul(365),
+        "m" => n.checked_mul(30),
+        "d" => Some(n),
+        _ => None,
+    }
+    .filter(|d| *d <= 365 * 200)
+    .ok_or_else(|| {
+        anyhow!("{text:?} is not an age: write a number and y, m or d (5y, 18m, 90d)")
+    })?;
+    Ok(chrono::Duration::days(days))
+}
+
+/// The beneficiaries the retention rule erases at `now_ms`: no session
+/// linking them started on or after the cutoff, and (for someone never
+/// linked to a session) their record was last written before it.
+pub fn retention_due(
+    store: &dyn Store,
+    older_than: chrono::Duration,
+    now_ms: u64,
+) -> anyhow::Result<(String, Vec<Uuid>)> {
+    let now = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(i64::MAX))
+        .ok_or_else(|| anyhow!("the clock is out of range"))?;
+    let cutoff = now - older_than;
+    // Session dates are the volunteer's local dates (Thailand, UTC+7).
+    let cutoff_day = (cutoff + chrono::Duration::hours(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let cutoff_ms = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
+    let mut due: Vec<Uuid> = store
+        .people_last_seen()?
+        .into_iter()
+        .filter(|p| match &p.last_session_on {
+            Some(day) => day.as_str() < cutoff_day.as_str(),
+            None => p.version.is_none_or(|v| v.wall_ms() < cutoff_ms),
+        })
+        .map(|p| p.id)
+        .collect();
+    due.sort_unstable();
+    Ok((cutoff_day, due))
+}
+
+/// Erases `people` as the server (the retention rule, not a user), each in
+/// its own transaction, then settles the store's files once.
+pub fn erase_people(store: &dyn Store, people: &[Uuid], now_ms: u64) -> anyhow::Result<usize> {
+    let at = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+    let mut erased = 0;
+    for &id in people {
+        let mut done = false;
+        store.push(&mut |tx| {
+            done = crate::sync::erasure::erase(tx, id, Uuid::max(), at, now_ms)
+                .map_err(|e| match e {
+                    crate::sync::server_change::ServerChangeError::Store(e) => e,
+                    other => crate::store::StoreError::Corrupt(format!("{id}: {other}")),
+                })?
+                .is_some();
+            Ok(())
+        })?;
+        if done {
+            erased += 1;
+            tracing::info!(target: "audit", record = %id, "beneficiary erased by the retention rule");
+        }
+    }
+    store.settle_erasure()?;
+    Ok(erased)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_years_months_or_days() {
+        assert_eq!(parse_age("5y").unwrap(), chrono::Duration::days(5 * 365));
+        assert_eq!(parse_age("18m").unwrap(), chrono::Duration::days(540));
+        assert_eq!(parse_age("90d").unwrap(), chrono::Duration::days(90));
+        for bad in ["", "y", "5", "0y", "-1y", "5w", "99999y", "๕y", "y๕", "5ปี"] {
+            assert!(parse_age(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -409,6 +409,16 @@ pub trait PushTx {
     fn erase(&mut self, erasure: &Erasure) -> Result<(), StoreError>;
 }
 
+/// When a beneficiary was last seen (see [`Store::people_last_seen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSeen {
+    pub id: Uuid,
+    /// `YYYY-MM-DD`, the latest local start date of a session linking them.
+    pub last_session_on: Option<String>,
+    /// The greatest HLC merged into their record.
+    pub version: Option<Hlc>,
+}
+
 /// An entry of the erasure ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Erasure {
@@ -772,6 +782,10 @@ pub trait Store: Send + Sync + 'static {
     fn sessions_linking(&self, beneficiary: Uuid) -> Result<Vec<Uuid>, StoreError>;
     /// The ledger's entry for this beneficiary, if it was erased.
     fn erasure_of(&self, beneficiary: Uuid) -> Result<Option<Erasure>, StoreError>;
+    /// Every beneficiary not erased, with when they were last seen: the
+    /// latest start date of a session linking them, and their record's
+    /// version (for the retention command).
+    fn people_last_seen(&self) -> Result<Vec<LastSeen>, StoreError>;
 
     fn create_web_session(
         &self,

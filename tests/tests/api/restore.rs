@@ -204,3 +204,88 @@ async fn a_restore_to_a_backup_older_than_an_erasure_keeps_the_person_erased() {
         }
     }
 }
+
+#[tokio::test]
+async fn retention_lists_then_erases_the_people_without_a_session_for_five_years() {
+    let store = TestStore::new();
+    let app = TestApp::spawn_on(store.clone()).await;
+    let mut phone = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let (old, recent, unlinked) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut changes = vec![
+        phone.new_beneficiary(old, "นายเก่ามาก ไม่ได้มานาน"),
+        phone.new_beneficiary(recent, "นางมาเมื่อวาน"),
+        phone.new_beneficiary(unlinked, "นางสาวเพิ่งบันทึก"),
+    ];
+    for (person, started_at) in [
+        (old, "2019-03-01T09:00:00+07:00"),
+        (old, "2020-06-01T09:00:00+07:00"),
+        (recent, "2019-03-01T09:00:00+07:00"),
+        (recent, "2026-11-28T09:00:00+07:00"),
+    ] {
+        let mut s = phone.new_session(Uuid::now_v7());
+        s["fields"]["started_at"] = json!({"value": started_at});
+        s["fields"][format!("beneficiary_ids/{person}")] = json!({"value": true});
+        changes.push(s);
+    }
+    let pushed = app.push_ok(&phone, changes).await;
+    assert!(
+        pushed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied"),
+        "{pushed}"
+    );
+
+    fails(
+        &store,
+        &["retention", "--older-than", "5x"],
+        "is not an age",
+    );
+    let dry = asa_server(&store, &["retention", "--older-than", "5y"]);
+    let stdout = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(stdout.contains("dry run: 1 beneficiaries"), "{stdout}");
+    assert!(stdout.contains(&old.to_string()) && !stdout.contains(&recent.to_string()));
+    let record: Value = app
+        .record(&manager, "beneficiaries", old)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(record.get("erased").is_none(), "a dry run changes nothing");
+
+    succeeds(
+        &store,
+        &["retention", "--older-than", "5y", "--apply"],
+        "erased 1 beneficiaries",
+    );
+    let record: Value = app
+        .record(&manager, "beneficiaries", old)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["erased"], true);
+    assert_eq!(record["fields"]["display_name"], "-");
+    for kept in [recent, unlinked] {
+        let record: Value = app
+            .record(&manager, "beneficiaries", kept)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(record.get("erased").is_none(), "{record}");
+    }
+    // Run again: nobody is due any more.
+    succeeds(
+        &store,
+        &["retention", "--older-than", "5y"],
+        "dry run: 0 beneficiaries",
+    );
+}

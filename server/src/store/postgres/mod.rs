@@ -560,6 +560,29 @@ impl Store for PostgresStore {
         })
     }
 
+    fn people_last_seen(&self) -> Result<Vec<super::LastSeen>, StoreError> {
+        self.with(|c| {
+            let rows = c
+                .query(
+                    "SELECT p.record_id, p.version, max(s.started_on)
+                     FROM records p
+                     LEFT JOIN records s ON s.collection = $1 AND NOT s.deleted AND p.record_id = ANY(s.beneficiaries)
+                     WHERE p.collection = $2 AND p.record_id NOT IN (SELECT record_id FROM erasures)
+                     GROUP BY p.record_id, p.version",
+                    &[&collection_code(Collection::Sessions), &collection_code(Collection::Beneficiaries)],
+                )
+                .map_err(map_err)?;
+            Ok(rows
+                .iter()
+                .map(|r| super::LastSeen {
+                    id: r.get(0),
+                    version: r.get::<_, Option<String>>(1).and_then(|v| v.parse().ok()),
+                    last_session_on: r.get(2),
+                })
+                .collect())
+        })
+    }
+
     fn settle_erasure(&self) -> Result<(), StoreError> {
         // Live rows hold only placeholders now; the old row versions age
         // out as VACUUM reclaims them and WAL segments and backups are

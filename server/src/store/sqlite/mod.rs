@@ -576,6 +576,50 @@ impl Store for SqliteStore {
         })
     }
 
+    fn people_last_seen(&self) -> Result<Vec<super::LastSeen>, StoreError> {
+        self.read(|c| {
+            let mut last: HashMap<String, String> = HashMap::new();
+            let mut stmt = c
+                .prepare(
+                    "SELECT j.\"value\", max(r.\"started_on\") FROM \"records\" r, json_each(r.\"beneficiaries\") j
+                     WHERE r.\"collection\" = ?1 AND NOT r.\"deleted\" GROUP BY j.\"value\"",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([collection_code(Collection::Sessions)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(map_err)?;
+            for row in rows {
+                if let (id, Some(on)) = row.map_err(map_err)? {
+                    last.insert(id, on);
+                }
+            }
+            let mut stmt = c
+                .prepare(
+                    "SELECT \"record_id\", \"version\" FROM \"records\" WHERE \"collection\" = ?1
+                     AND lower(hex(\"record_id\")) NOT IN (SELECT lower(replace(\"record_id\", '-', '')) FROM \"erasures\")",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map([collection_code(Collection::Beneficiaries)], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(map_err)?;
+            let mut people = Vec::new();
+            for row in rows {
+                let (id, version) = row.map_err(map_err)?;
+                let id = uuid_col(id)?;
+                people.push(super::LastSeen {
+                    id,
+                    last_session_on: last.get(&id.to_string()).cloned(),
+                    version: version.and_then(|v| v.parse().ok()),
+                });
+            }
+            Ok(people)
+        })
+    }
+
     fn settle_erasure(&self) -> Result<(), StoreError> {
         // Readers that still hold a snapshot keep the WAL from being
         // truncated; they finish within moments, so the checkpoint waits
