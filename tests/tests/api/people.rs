@@ -414,6 +414,7 @@ fn files_hold(app: &TestApp, needle: &[u8]) -> Vec<String> {
 
 #[tokio::test]
 async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
+    let log = tests::audit::audit_log();
     let app = TestApp::spawn().await;
     let mut volunteer = app.user("volunteer", Some("C0001")).await;
     let manager = app.user("manager", Some("C0001")).await;
@@ -487,6 +488,13 @@ async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
     )
     .await;
     assert_eq!(again, first, "erasing twice answers the same");
+    let audited = log.lines_with(&id.to_string());
+    assert!(
+        audited
+            .iter()
+            .any(|l| l.contains("beneficiary erased") && l.contains(&manager.user_id.to_string())),
+        "the erasure is in the audit log: {audited:?}"
+    );
 
     let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
     assert_eq!(record["erased"], true);
@@ -557,6 +565,7 @@ async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
 
 #[tokio::test]
 async fn a_persons_export_holds_everything_stored_about_them_with_the_consent_history() {
+    let log = tests::audit::audit_log();
     let app = TestApp::spawn().await;
     let mut volunteer = app.user("volunteer", Some("C0001")).await;
     let manager = app.user("manager", Some("C0001")).await;
@@ -607,6 +616,11 @@ async fn a_persons_export_holds_everything_stored_about_them_with_the_consent_hi
     assert_eq!(export["sessions"], json!([session_id]));
     assert_eq!(export["erasure"], Value::Null);
     assert!(export["exported_at"].as_str().unwrap().ends_with('Z'));
+    let audited = log.lines_with(&id.to_string());
+    assert!(
+        audited.iter().any(|l| l.contains("beneficiary exported")),
+        "the export is in the audit log: {audited:?}"
+    );
 
     // After an erasure, the export says so and holds no personal value.
     let erased = app

@@ -260,10 +260,21 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
         .unwrap();
     assert!(record.get("erased").is_none(), "a dry run changes nothing");
 
-    succeeds(
-        &store,
-        &["retention", "--older-than", "5y", "--apply"],
-        "erased 1 beneficiaries",
+    let applied = asa_server(&store, &["retention", "--older-than", "5y", "--apply"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&applied.stdout),
+        String::from_utf8_lossy(&applied.stderr),
+    );
+    assert!(applied.status.success(), "{stderr}");
+    assert!(stdout.contains("erased 1 beneficiaries"), "{stdout}");
+    // The run and each erasure are in the audit log (the `audit` target).
+    assert!(
+        stderr.contains("retention run") && stderr.contains("audit"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("erased by the retention rule") && stderr.contains(&old.to_string()),
+        "{stderr}"
     );
     let record: Value = app
         .record(&manager, "beneficiaries", old)
