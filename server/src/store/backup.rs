@@ -369,8 +369,13 @@ fn postgres_ledger(target: &PostgresTarget) -> Result<Vec<super::Erasure>, Backu
     if let Some(password) = &target.password {
         config.password(password);
     }
-    let Ok(mut live) = config.connect(postgres::NoTls) else {
-        return Ok(Vec::new());
+    let mut live = match config.connect(postgres::NoTls) {
+        Ok(c) => c,
+        // No live database yet: nothing was ever erased in it.
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => return Ok(Vec::new()),
+        // Any other failure must not pass for an empty ledger: the restore
+        // would bring erased people back.
+        Err(e) => return Err(pg_err(e)),
     };
     let exists: bool = live
         .query_one("SELECT to_regclass('erasures') IS NOT NULL", &[])

@@ -22,11 +22,17 @@ pub fn erase(
     at: i64,
     now_ms: u64,
 ) -> Result<Option<Erasure>, ServerChangeError> {
+    let key = (Collection::Beneficiaries, id);
+    let stored = tx.load_records(&[key])?.remove(&key);
     if let Some(done) = tx.erasure(id)? {
+        // Erased before; a record that shows it no longer (sent again by a
+        // phone after a restore that predated it) is erased again.
+        if let Some(record) = stored.filter(|r| !r.is_erased()) {
+            reapply(tx, &done, record, now_ms)?;
+        }
         return Ok(Some(done));
     }
-    let key = (Collection::Beneficiaries, id);
-    let Some(record) = tx.load_records(&[key])?.remove(&key) else {
+    let Some(record) = stored else {
         return Ok(None);
     };
     let erasure = Erasure {

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use sync_core::schema::Key;
+use sync_core::schema::{Field, Key};
 use sync_core::wire::ChangeDto;
 use sync_core::{mask_hint, Collection, Principal, Role};
 use uuid::Uuid;
@@ -56,11 +56,14 @@ impl Reader {
 
 /// The keys a volunteer may see masked, as they open a write in a body.
 const MASKED_KEYS: [&str; 2] = [r#""phone":{"#, r#""national_id":{"#];
-/// The keys version 1.1 added, as they open a write in a body.
-const V1_1_KEYS: [&str; 3] = [
+/// What a version-1 client cannot read, as it opens a write in a body: the
+/// keys version 1.1 added, and a withdrawal of consent (version 1 refuses
+/// `consent: false` and would set the whole change aside).
+const V1_1_KEYS: [&str; 4] = [
     r#""national_id":{"#,
     r#""consent_version":{"#,
     r#""_erased":{"#,
+    r#""consent":{"value":false"#,
 ];
 
 /// A page of stored changes on its way to a reader: the bodies that may
@@ -77,6 +80,8 @@ enum Body {
     AsStored(String),
     /// The stored body, sent as it is unless a rule changes something.
     Parsed(String, Box<ChangeDto>),
+    /// A stored body that does not read as a change.
+    Unreadable,
 }
 
 impl Outgoing {
@@ -90,10 +95,11 @@ impl Outgoing {
                 match serde_json::from_str::<ChangeDto>(&body) {
                     Ok(dto) => (seq, Body::Parsed(body, Box::new(dto))),
                     // Every stored body was written from a ChangeDto; one
-                    // that does not read back is sent as it is, not lost.
+                    // that does not read back could hold what this reader
+                    // may not see: it is not sent (the cursor passes it).
                     Err(e) => {
-                        tracing::error!(seq, error = %e, "a stored change does not parse");
-                        (seq, Body::AsStored(body))
+                        tracing::error!(seq, error = %e, "a stored change does not parse; not sent");
+                        (seq, Body::Unreadable)
                     }
                 }
             })
@@ -135,6 +141,7 @@ impl Outgoing {
             .into_iter()
             .map(|(seq, body)| match body {
                 Body::AsStored(body) => (seq, Some(body)),
+                Body::Unreadable => (seq, None),
                 Body::Parsed(stored, mut dto) => {
                     let mask = reader.volunteer.is_some_and(|me| {
                         let creator = dto
@@ -146,7 +153,7 @@ impl Outgoing {
                     });
                     let body = match rewrite(&mut dto, mask, reader.speaks_v1_1) {
                         Rewrite::Unchanged => Some(stored),
-                        Rewrite::Changed => Some(serde_json::to_string(&dto).unwrap_or(stored)),
+                        Rewrite::Changed => serde_json::to_string(&dto).ok(),
                         Rewrite::Empty => None,
                     };
                     (seq, body)
@@ -180,8 +187,13 @@ fn rewrite(dto: &mut ChangeDto, mask: bool, speaks_v1_1: bool) -> Rewrite {
     }
     if !speaks_v1_1 {
         let before = dto.fields.len();
-        dto.fields
-            .retain(|name, _| !key_of(name).is_some_and(|k| k.field.since_v1_1()));
+        dto.fields.retain(|name, write| {
+            let key = key_of(name);
+            let newer = key.is_some_and(|k| k.field.since_v1_1());
+            let withdrawal = key.is_some_and(|k| k.field == Field::Consent)
+                && write.value == serde_json::Value::Bool(false);
+            !newer && !withdrawal
+        });
         changed |= dto.fields.len() != before;
     }
     if dto.fields.is_empty() {
@@ -265,6 +277,31 @@ mod tests {
         let dto: ChangeDto = serde_json::from_str(sent[1].as_deref().unwrap()).unwrap();
         assert_eq!(dto.fields.keys().collect::<Vec<_>>(), ["phone"]);
         assert_eq!(dto.fields["phone"].value, json!("0812345678"));
+    }
+
+    #[test]
+    fn a_version_1_client_gets_no_withdrawal_of_consent_it_would_refuse() {
+        let reader = Reader {
+            volunteer: None,
+            speaks_v1_1: false,
+        };
+        let withdrawal = body(json!({"consent": {"value": false}}));
+        let with_more =
+            body(json!({"consent": {"value": false}, "village_code": {"value": "50010204"}}));
+        let given = body(json!({"consent": {"value": true}}));
+        let sent = out(
+            vec![(1, withdrawal), (2, with_more), (3, given.clone())],
+            &reader,
+            None,
+        );
+        assert_eq!(sent[0], None);
+        let dto: ChangeDto = serde_json::from_str(sent[1].as_deref().unwrap()).unwrap();
+        assert_eq!(dto.fields.keys().collect::<Vec<_>>(), ["village_code"]);
+        assert_eq!(
+            sent[2].as_deref(),
+            Some(given.as_str()),
+            "consent given is version 1's"
+        );
     }
 
     #[test]

@@ -353,10 +353,14 @@ impl<'a, 'c> Batch<'a, 'c> {
                 }
                 let result = rejected(&dto.id, &rejection);
                 // A change writing an erased person's data again is not
-                // kept: only its slot, its id and the reason.
-                let body = match rejection {
-                    ChangeError::Erased { .. } => "",
-                    _ => prepared.body.as_str(),
+                // kept, whatever its verdict: only its slot, id and reason.
+                let erased = record_key(dto).is_some_and(|(c, id)| {
+                    personal_write_to_erased(&self.touched(c, id).state, dto).is_some()
+                });
+                let body = if erased || matches!(rejection, ChangeError::Erased { .. }) {
+                    ""
+                } else {
+                    prepared.body.as_str()
                 };
                 self.new_rejections.push(NewRejection {
                     device_seq: dto.device_seq,
@@ -384,6 +388,11 @@ impl<'a, 'c> Batch<'a, 'c> {
         let state = &self.touched(collection, record_id).state;
         let creating = state.is_empty();
         ctx.principal.check_write_dto(dto, Some(state))?;
+        // An erased person's data is refused before anything else is
+        // judged, so that no other verdict keeps the change's body.
+        if let Some(key) = personal_write_to_erased(state, dto) {
+            return Err(ChangeError::Erased { key });
+        }
         let change = prepared.decoded.as_ref().map_err(Clone::clone)?;
         check_against_state(change, Some(state))?;
         if creating {
@@ -471,6 +480,19 @@ fn volunteer_of(state: &RecordState) -> Option<&str> {
     state
         .value(&Key::field(Field::VolunteerId))
         .and_then(Value::as_str)
+}
+
+/// The personal key (one an erasure overwrites) that `dto` writes to
+/// `state`, when `state` is an erased person's.
+fn personal_write_to_erased(state: &RecordState, dto: &ChangeDto) -> Option<String> {
+    if !state.is_erased() {
+        return None;
+    }
+    let collection = Collection::parse(&dto.collection)?;
+    dto.fields.keys().find_map(|name| {
+        let (key, _) = Key::parse(collection, name)?;
+        key.field.erasure_placeholder().map(|_| name.clone())
+    })
 }
 
 /// The text a change writes to a plain key, if it writes it.

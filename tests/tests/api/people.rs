@@ -534,12 +534,22 @@ async fn an_erased_person_leaves_no_byte_behind_and_cannot_be_written_again() {
         id,
         json!({"village_code": {"value": "50010204"}}),
     );
-    let pushed = app.push_ok(&volunteer, vec![rename, village]).await;
+    // Refused `erased` even when another rule would refuse it too (a bad
+    // check digit): no verdict keeps the phone number it carries.
+    let invalid_too = volunteer.change(
+        "beneficiaries",
+        id,
+        json!({"phone": {"value": phone}, "national_id": {"value": "1101700230709"}}),
+    );
+    let pushed = app
+        .push_ok(&volunteer, vec![rename, village, invalid_too])
+        .await;
     assert_eq!(
         results(&pushed),
         [
             ("rejected".to_owned(), "erased".to_owned()),
-            ("applied".to_owned(), String::new())
+            ("applied".to_owned(), String::new()),
+            ("rejected".to_owned(), "erased".to_owned()),
         ]
     );
 

@@ -234,7 +234,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
         let rows = self
             .tx
             .query_typed(
-                "SELECT device_key, device_seq, body FROM rejections WHERE body LIKE $1 FOR UPDATE",
+                "SELECT device_key, device_seq, body FROM rejections WHERE body ILIKE $1 FOR UPDATE",
                 &[(&pattern, Type::TEXT)],
             )
             .map_err(map_err)?;

@@ -625,6 +625,23 @@ impl Store for SqliteStore {
         // truncated; they finish within moments, so the checkpoint waits
         // for them (busy_timeout) and is tried again a few times.
         self.write(|c| {
+            // A database made before `secure_delete` was on may hold old
+            // values in its free pages: the first erasure rewrites it whole
+            // (VACUUM), once.
+            let vacuumed: bool = c
+                .query_row(
+                    "SELECT count(*) > 0 FROM \"meta\" WHERE \"name\" = 'vacuumed_for_erasure'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?;
+            if !vacuumed {
+                c.execute_batch(
+                    "VACUUM; INSERT INTO \"meta\" (\"name\", \"value\") VALUES ('vacuumed_for_erasure', x'01')
+                     ON CONFLICT (\"name\") DO NOTHING;",
+                )
+                .map_err(map_err)?;
+            }
             for _ in 0..20 {
                 let busy: i64 = c
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
