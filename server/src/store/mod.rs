@@ -402,6 +402,8 @@ pub trait PushTx {
     fn write(&mut self, writes: &PushWrites<'_>) -> Result<(), StoreError>;
     /// The ledger's entry for this beneficiary, if it was erased.
     fn erasure(&mut self, record_id: Uuid) -> Result<Option<Erasure>, StoreError>;
+    /// Which of these beneficiaries the ledger says were erased.
+    fn erased_among(&mut self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError>;
     /// Overwrites the personal fields of every stored change and rejection
     /// of the beneficiary with their placeholders
     /// ([`sync_core::ChangeDto::scrub_personal`]: HLC and base kept), and

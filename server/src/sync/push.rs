@@ -97,6 +97,9 @@ struct Batch<'a, 'c> {
     ctx: &'a PushContext<'c>,
     /// Stored changes with the batch's ids.
     stored: HashMap<Uuid, StoredChange>,
+    /// The batch's beneficiaries that the erasure ledger holds (a restore
+    /// may have brought back a database without them).
+    ledgered: HashSet<Uuid>,
     /// The device's rejections at the batch's already acknowledged sequences.
     rejections: HashMap<u64, StoredRejection>,
     records: HashMap<(Collection, Uuid), Touched>,
@@ -256,6 +259,12 @@ impl<'a, 'c> Batch<'a, 'c> {
                 .filter_map(|p| record_key(p.dto)),
         );
         let mut loaded = ask(&keys, |keys| tx.load_records(keys))?;
+        let people: Vec<Uuid> = keys
+            .iter()
+            .filter(|(c, _)| *c == Collection::Beneficiaries)
+            .map(|(_, id)| *id)
+            .collect();
+        let ledgered = ask(&people, |ids| tx.erased_among(ids))?;
         let records = keys
             .into_iter()
             .map(|key| {
@@ -278,6 +287,7 @@ impl<'a, 'c> Batch<'a, 'c> {
         Ok(Batch {
             ctx,
             stored,
+            ledgered,
             rejections,
             records,
             centres,
@@ -355,7 +365,8 @@ impl<'a, 'c> Batch<'a, 'c> {
                 // A change writing an erased person's data again is not
                 // kept, whatever its verdict: only its slot, id and reason.
                 let erased = record_key(dto).is_some_and(|(c, id)| {
-                    personal_write_to_erased(&self.touched(c, id).state, dto).is_some()
+                    let ledgered = self.ledgered.contains(&id);
+                    personal_write_to_erased(&self.touched(c, id).state, ledgered, dto).is_some()
                 });
                 let body = if erased || matches!(rejection, ChangeError::Erased { .. }) {
                     ""
@@ -390,7 +401,9 @@ impl<'a, 'c> Batch<'a, 'c> {
         ctx.principal.check_write_dto(dto, Some(state))?;
         // An erased person's data is refused before anything else is
         // judged, so that no other verdict keeps the change's body.
-        if let Some(key) = personal_write_to_erased(state, dto) {
+        let ledgered = self.ledgered.contains(&record_id);
+        let state = &self.touched(collection, record_id).state;
+        if let Some(key) = personal_write_to_erased(state, ledgered, dto) {
             return Err(ChangeError::Erased { key });
         }
         let change = prepared.decoded.as_ref().map_err(Clone::clone)?;
@@ -483,9 +496,15 @@ fn volunteer_of(state: &RecordState) -> Option<&str> {
 }
 
 /// The personal key (one an erasure overwrites) that `dto` writes to
-/// `state`, when `state` is an erased person's.
-fn personal_write_to_erased(state: &RecordState, dto: &ChangeDto) -> Option<String> {
-    if !state.is_erased() {
+/// `state`, when `state` is an erased person's, or the ledger says the
+/// record's person was erased (`ledgered`: after a restore, the record
+/// itself may be missing or older than its erasure).
+fn personal_write_to_erased(
+    state: &RecordState,
+    ledgered: bool,
+    dto: &ChangeDto,
+) -> Option<String> {
+    if !state.is_erased() && !ledgered {
         return None;
     }
     let collection = Collection::parse(&dto.collection)?;

@@ -206,6 +206,43 @@ async fn a_restore_to_a_backup_older_than_an_erasure_keeps_the_person_erased() {
 }
 
 #[tokio::test]
+async fn a_person_created_after_the_backup_and_erased_cannot_be_sent_again_after_a_restore() {
+    let store = TestStore::new();
+    let app = TestApp::spawn_on(store.clone()).await;
+    let mut phone = app.user("volunteer", Some("C0001")).await;
+    let manager = app.user("manager", Some("C0001")).await;
+    let dest = store.path().join("before-the-person.backup");
+    let dest_arg = dest.to_str().unwrap();
+    succeeds(&store, &["backup", dest_arg], "backed up");
+
+    let person = Uuid::now_v7();
+    let create = phone.new_beneficiary(person, "นางสาวมาหลังสำรอง ข้อมูล");
+    app.push_ok(&phone, vec![create.clone()]).await;
+    let erased = app
+        .post_json(
+            &format!("/v1/beneficiaries/{person}/erase"),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(erased.status(), 200);
+    let app = app
+        .restart_with(|_| succeeds(&store, &["restore", dest_arg], "epoch"))
+        .await;
+
+    // A phone that never pulled the erasure sends the person again (a
+    // second phone, new to the server, with its own copy).
+    let mut other = app.another_device(&phone).await;
+    let mut again = other.change("beneficiaries", person, create["fields"].clone());
+    again["device_seq"] = json!(1);
+    let pushed = app.push_ok(&other, vec![again]).await;
+    assert_eq!(pushed["results"][0]["status"], "rejected", "{pushed}");
+    assert_eq!(pushed["results"][0]["code"], "erased");
+    let record = app.record(&manager, "beneficiaries", person).await;
+    assert_eq!(record.status(), 404, "the person is not brought back");
+}
+
+#[tokio::test]
 async fn retention_lists_then_erases_the_people_without_a_session_for_five_years() {
     let store = TestStore::new();
     let app = TestApp::spawn_on(store.clone()).await;

@@ -298,6 +298,10 @@ impl PushTx for Counting<'_> {
         self.count("erasure");
         self.tx.erasure(record_id)
     }
+    fn erased_among(&mut self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        self.count("erased_among");
+        self.tx.erased_among(ids)
+    }
     fn erase(&mut self, erasure: &super::Erasure) -> Result<(), StoreError> {
         self.count("erase");
         self.tx.erase(erasure)

@@ -210,6 +210,17 @@ impl PushTx for PostgresPushTx<'_, '_> {
         }))
     }
 
+    fn erased_among(&mut self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let rows = self
+            .tx
+            .query_typed(
+                "SELECT record_id FROM erasures WHERE record_id = ANY($1)",
+                &[(&ids, Type::UUID_ARRAY)],
+            )
+            .map_err(map_err)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn erase(&mut self, e: &Erasure) -> Result<(), StoreError> {
         let rows = self
             .tx

@@ -187,6 +187,28 @@ impl PushTx for SqlitePushTx<'_> {
         }))
     }
 
+    fn erased_among(&mut self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut found = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql =
+                format!("SELECT \"record_id\" FROM \"erasures\" WHERE \"record_id\" IN ({marks})");
+            let mut stmt = self.tx.prepare(&sql).map_err(map_err)?;
+            let rows = stmt
+                .query_map(
+                    rusqlite::params_from_iter(chunk.iter().map(Uuid::to_string)),
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(map_err)?;
+            for row in rows {
+                if let Ok(id) = Uuid::parse_str(&row.map_err(map_err)?) {
+                    found.insert(id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     fn erase(&mut self, e: &Erasure) -> Result<(), StoreError> {
         let id = e.record_id.to_string();
         let changes: Vec<(i64, String)> = self
