@@ -252,6 +252,16 @@ impl ChangeDto {
         changed
     }
 
+    /// [`ChangeDto::scrub_personal`] on a change's JSON text: the text with
+    /// the personal fields overwritten, or `None` when it has none to
+    /// overwrite (or does not read as a change).
+    pub fn scrubbed_json(body: &str) -> Option<String> {
+        let mut dto: ChangeDto = serde_json::from_str(body).ok()?;
+        dto.scrub_personal()
+            .then(|| serde_json::to_string(&dto).ok())
+            .flatten()
+    }
+
     /// The change's id and record id, each only in canonical form.
     pub fn ids(&self) -> Result<(Uuid, Uuid), ChangeError> {
         let parse = |field: &'static str, text: &str| {

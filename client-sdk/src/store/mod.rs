@@ -224,7 +224,7 @@ pub fn scrub_record(conn: &Connection, collection: Collection, id: Uuid) -> Resu
             })
             .step("reading changes of an erased person")?;
         for (seq, body) in rows {
-            if let Some(clean) = scrubbed(&body) {
+            if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
                 let update =
                     format!("UPDATE \"{table}\" SET \"body\" = ?1 WHERE \"device_seq\" = ?2");
                 conn.execute(&update, params![clean, seq])
@@ -241,7 +241,7 @@ pub fn scrub_record(conn: &Connection, collection: Collection, id: Uuid) -> Resu
         })
         .step("reading changes of an erased person")?;
     for (change_id, body) in rows {
-        if let Some(clean) = scrubbed(&body) {
+        if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
             conn.execute(
                 "UPDATE \"unreadable\" SET \"body\" = ?1 WHERE \"change_id\" = ?2",
                 params![clean, change_id],
@@ -255,14 +255,6 @@ pub fn scrub_record(conn: &Connection, collection: Collection, id: Uuid) -> Resu
     )
     .step("forgetting an erased person's masked values")?;
     Ok(())
-}
-
-/// A change body with an erased person's fields overwritten, if it has any.
-fn scrubbed(body: &str) -> Option<String> {
-    let mut dto: sync_core::ChangeDto = serde_json::from_str(body).ok()?;
-    dto.scrub_personal()
-        .then(|| serde_json::to_string(&dto).ok())
-        .flatten()
 }
 
 /// Remembers that the server masked a pulled write.

@@ -13,6 +13,7 @@ use sync_core::wire::{
 use sync_core::{Collection, Field, Key, Principal, ProblemCode, Role, Value};
 use uuid::Uuid;
 
+use super::records::may_resolve;
 use super::{blocking, canonical_path_id, known_centre, timestamp};
 use crate::auth::{require_role, Caller};
 use crate::error::ApiError;
@@ -212,9 +213,7 @@ async fn dismiss_check(
     let (Some(centre_a), Some(centre_b)) = centres else {
         return Err(ApiError::not_found("no such beneficiary"));
     };
-    let manages =
-        |c: &Option<String>| caller.role == Role::Admin || (c.is_some() && *c == caller.centre_id);
-    if !manages(&centre_a) || !manages(&centre_b) {
+    if !may_resolve(caller, centre_a.as_deref()) || !may_resolve(caller, centre_b.as_deref()) {
         tracing::warn!(target: "audit", user = %caller.user_id, "refused: dismissal outside the caller's centre");
         return Err(ApiError::forbidden(
             "only a manager of both beneficiaries' centre, or an admin, dismisses a pair",
@@ -304,9 +303,7 @@ pub(crate) async fn erase_as(
     let row = blocking(move || Ok(store.get_record(Collection::Beneficiaries, id)?))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
-    let manages = caller.role == Role::Admin
-        || (row.centre_id.is_some() && row.centre_id == caller.centre_id);
-    if !manages {
+    if !may_resolve(caller, row.centre_id.as_deref()) {
         tracing::warn!(target: "audit", user = %caller.user_id, record = %id, "refused: erasure outside the caller's centre");
         return Err(ApiError::forbidden(
             "only a manager of the beneficiary's centre, or an admin, erases them",
@@ -389,9 +386,7 @@ pub async fn export(
         let row = store
             .get_record(Collection::Beneficiaries, id)?
             .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
-        let manages = principal.role == Role::Admin
-            || (row.centre_id.is_some() && row.centre_id == principal.centre_id);
-        if !manages {
+        if !may_resolve(&principal, row.centre_id.as_deref()) {
             tracing::warn!(target: "audit", user = %principal.user_id, record = %id, "refused: export outside the caller's centre");
             return Err(ApiError::forbidden(
                 "only a manager of the beneficiary's centre, or an admin, exports their data",

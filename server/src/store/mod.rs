@@ -431,16 +431,6 @@ pub struct Erasure {
     pub at: i64,
 }
 
-/// A stored change or rejection body with the personal fields of its
-/// writes overwritten, or `None` when it has none to overwrite (or does not
-/// read as a change).
-pub(crate) fn scrubbed(body: &str) -> Option<String> {
-    let mut dto: sync_core::ChangeDto = serde_json::from_str(body).ok()?;
-    dto.scrub_personal()
-        .then(|| serde_json::to_string(&dto).ok())
-        .flatten()
-}
-
 /// A manager's word that two beneficiaries are not one person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dismissal {

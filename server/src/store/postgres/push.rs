@@ -29,8 +29,8 @@ use uuid::Uuid;
 
 use super::{collection_code, collection_from, map_err, signed, unsigned};
 use crate::store::{
-    scrubbed, server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError,
-    StoredChange, StoredRejection,
+    server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError, StoredChange,
+    StoredRejection,
 };
 
 pub(super) struct PostgresPushTx<'t, 'c> {
@@ -231,7 +231,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
             .map_err(map_err)?;
         for row in rows {
             let (seq, body): (i64, String) = (row.get(0), row.get(1));
-            if let Some(clean) = scrubbed(&body) {
+            if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
                 self.tx
                     .execute_typed(
                         "UPDATE changes SET body = $1 WHERE seq = $2",
@@ -251,7 +251,7 @@ impl PushTx for PostgresPushTx<'_, '_> {
             .map_err(map_err)?;
         for row in rows {
             let (key, seq, body): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
-            if let Some(clean) = scrubbed(&body) {
+            if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
                 self.tx
                     .execute_typed(
                         "UPDATE rejections SET body = $1 WHERE device_key = $2 AND device_seq = $3",

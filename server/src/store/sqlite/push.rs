@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{collection_code, map_err, uuid_col};
 use crate::store::{
-    scrubbed, server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError,
-    StoredChange, StoredRejection,
+    server_clock_from, Device, Erasure, PushTx, PushWrites, RecordWrite, StoreError, StoredChange,
+    StoredRejection,
 };
 
 pub(super) struct SqlitePushTx<'a> {
@@ -220,7 +220,7 @@ impl PushTx for SqlitePushTx<'_> {
             .collect::<Result<_, _>>()
             .map_err(map_err)?;
         for (seq, body) in changes {
-            if let Some(clean) = scrubbed(&body) {
+            if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
                 self.tx
                     .prepare_cached("UPDATE \"changes\" SET \"body\" = ?1 WHERE \"seq\" = ?2")
                     .map_err(map_err)?
@@ -241,7 +241,7 @@ impl PushTx for SqlitePushTx<'_> {
             .collect::<Result<_, _>>()
             .map_err(map_err)?;
         for (key, seq, body) in rejections {
-            if let Some(clean) = scrubbed(&body) {
+            if let Some(clean) = sync_core::ChangeDto::scrubbed_json(&body) {
                 self.tx
                     .prepare_cached(
                         "UPDATE \"rejections\" SET \"body\" = ?1 WHERE \"device_key\" = ?2 AND \"device_seq\" = ?3",
