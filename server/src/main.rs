@@ -179,17 +179,23 @@ fn main() -> anyhow::Result<()> {
             print_generated_password(generated);
             let now_ms = SystemClock.now_ms();
             let (cutoff, due) = operator::retention_due(store.as_ref(), age, now_ms)?;
-            tracing::info!(target: "audit", older_than = %older_than, apply, people = due.len(), "retention run");
+            let records: usize = due.iter().map(Vec::len).sum();
+            tracing::info!(target: "audit", older_than = %older_than, apply, people = due.len(), records, "retention run");
             if apply {
                 let erased = operator::erase_people(store.as_ref(), &due, now_ms)?;
-                println!("erased {erased} beneficiaries with no session since {cutoff}");
-            } else {
                 println!(
-                    "dry run: {} beneficiaries have no session since {cutoff}; run again with --apply to erase them",
+                    "erased {} people ({erased} records) with no session since {cutoff}",
                     due.len()
                 );
-                for id in &due {
-                    println!("{id}");
+            } else {
+                println!(
+                    "dry run: {} people ({records} records) have no session since {cutoff}; run again with --apply to erase them",
+                    due.len()
+                );
+                // One line per person: the records merged into one another.
+                for person in &due {
+                    let ids: Vec<String> = person.iter().map(ToString::to_string).collect();
+                    println!("{}", ids.join(" "));
                 }
             }
             Ok(())

@@ -2,7 +2,10 @@
 //! on the store directly: for the machine's administrator, who needs no
 //! token (and may have locked every admin out).
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, bail, Context};
+use sync_core::Hlc;
 use uuid::Uuid;
 
 use crate::accounts::{self, AccountError};
@@ -174,14 +177,24 @@ pub fn parse_age(text: &str) -> anyhow::Result<chrono::Duration> {
     Ok(chrono::Duration::days(days))
 }
 
-/// The beneficiaries the retention rule erases at `now_ms`: no session
-/// linking them started on or after the cutoff, and (for someone never
-/// linked to a session) their record was last written before it.
+/// When a person (all their records) was last seen.
+#[derive(Default)]
+struct Seen {
+    last_session_on: Option<String>,
+    version: Option<Hlc>,
+    records: Vec<Uuid>,
+}
+
+/// The people the retention rule erases at `now_ms`, each as the records
+/// that are one person (merged into one another, sorted): no session
+/// linking any of them started on or after the cutoff, and (for someone
+/// never linked to a session) none of their records was last written
+/// after it. Returns the cutoff day too.
 pub fn retention_due(
     store: &dyn Store,
     older_than: chrono::Duration,
     now_ms: u64,
-) -> anyhow::Result<(String, Vec<Uuid>)> {
+) -> anyhow::Result<(String, Vec<Vec<Uuid>>)> {
     let now = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(i64::MAX))
         .ok_or_else(|| anyhow!("the clock is out of range"))?;
     let cutoff = now - older_than;
@@ -190,37 +203,50 @@ pub fn retention_due(
         .format("%Y-%m-%d")
         .to_string();
     let cutoff_ms = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
-    let mut due: Vec<Uuid> = store
-        .people_last_seen()?
-        .into_iter()
+    let people = store.people()?;
+    let mut seen: BTreeMap<Uuid, Seen> = BTreeMap::new();
+    for record in store.people_last_seen()? {
+        let person = seen.entry(people.person(record.id)).or_default();
+        person.last_session_on = person.last_session_on.take().max(record.last_session_on);
+        person.version = person.version.max(record.version);
+        person.records.push(record.id);
+    }
+    let due = seen
+        .into_values()
         .filter(|p| match &p.last_session_on {
             Some(day) => day.as_str() < cutoff_day.as_str(),
             None => p.version.is_none_or(|v| v.wall_ms() < cutoff_ms),
         })
-        .map(|p| p.id)
+        .map(|mut p| {
+            p.records.sort_unstable();
+            p.records
+        })
         .collect();
-    due.sort_unstable();
     Ok((cutoff_day, due))
 }
 
-/// Erases `people` as the server (the retention rule, not a user), each in
-/// its own transaction, then settles the store's files once.
-pub fn erase_people(store: &dyn Store, people: &[Uuid], now_ms: u64) -> anyhow::Result<usize> {
+/// Erases `people` as the server (the retention rule, not a user), each
+/// person's records in one transaction, then settles the store's files
+/// once. Returns the number of records erased.
+pub fn erase_people(store: &dyn Store, people: &[Vec<Uuid>], now_ms: u64) -> anyhow::Result<usize> {
     let at = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
     let mut erased = 0;
-    for &id in people {
-        let mut done = false;
+    for records in people {
+        let mut done = 0;
         store.push(&mut |tx| {
-            done = crate::sync::erasure::erase(tx, id, Uuid::max(), at, now_ms)
-                .map_err(|e| match e {
-                    crate::sync::server_change::ServerChangeError::Store(e) => e,
-                    other => crate::store::StoreError::Corrupt(format!("{id}: {other}")),
-                })?
-                .is_some();
+            done = 0;
+            for &id in records {
+                let erasure = crate::sync::erasure::erase(tx, id, Uuid::max(), at, now_ms)
+                    .map_err(|e| match e {
+                        crate::sync::server_change::ServerChangeError::Store(e) => e,
+                        other => crate::store::StoreError::Corrupt(format!("{id}: {other}")),
+                    })?;
+                done += usize::from(erasure.is_some());
+            }
             Ok(())
         })?;
-        if done {
-            erased += 1;
+        erased += done;
+        for id in records {
             tracing::info!(target: "audit", record = %id, "beneficiary erased by the retention rule");
         }
     }

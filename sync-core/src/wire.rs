@@ -728,6 +728,9 @@ pub struct ErasureDto {
     pub erased_at: String,
     /// The manager or admin who made it.
     pub erased_by: Uuid,
+    /// Every record of the person erased with it: the records merged into
+    /// one another (`merged_into`) are one person, erased together.
+    pub records: Vec<Uuid>,
 }
 
 /// `GET /v1/beneficiaries/{id}/export`: everything the server stores about
@@ -741,9 +744,20 @@ pub struct BeneficiaryExport {
     pub record: RecordDto,
     /// Every stored change of the record, in log order, with its author.
     pub changes: Vec<ChangeDto>,
-    /// The sessions that link the person (their ids).
+    /// The other records of the same person (merged into this one or it
+    /// into them, along `merged_into`), each with its changes.
+    pub merged: Vec<MergedExport>,
+    /// The sessions that link the person, under any of their records.
     pub sessions: Vec<Uuid>,
     /// The erasure, when the person was erased.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub erasure: Option<ErasureDto>,
+}
+
+/// One more record of a person in their export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MergedExport {
+    pub record: RecordDto,
+    pub changes: Vec<ChangeDto>,
 }

@@ -8,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sync_core::duplicates::{self, Person};
 use sync_core::wire::{
-    BeneficiaryExport, DismissRequest, DuplicatePair, DuplicatesPage, ErasureDto, Problem,
+    BeneficiaryExport, DismissRequest, DuplicatePair, DuplicatesPage, ErasureDto, MergedExport,
+    Problem,
 };
 use sync_core::{Collection, Field, Key, Principal, ProblemCode, Role, Value};
 use uuid::Uuid;
@@ -290,31 +291,64 @@ pub(crate) async fn merge_as(
     Ok(())
 }
 
-/// Erases a beneficiary as `caller` (contract section 10) in one store
-/// transaction (`sync::erasure`), then has the store leave no old byte in
-/// its files where it can. Erasing again answers the first erasure.
+/// The stored records of the person `id` is one of (itself and every
+/// record merged into one another with it), after checking that `caller`
+/// may act on each (`what` names the act for the refusal): 404 when `id`
+/// is no beneficiary, 403 when any record is of a centre the caller does
+/// not manage.
+async fn person_as(
+    caller: &Principal,
+    state: &web::Data<AppState>,
+    id: Uuid,
+    what: &'static str,
+) -> Result<Vec<StoredRecord>, ApiError> {
+    require_role(caller, &[Role::Admin, Role::Manager])?;
+    let store = state.store.clone();
+    let rows = blocking(move || {
+        let group = store.people()?.group_of(id);
+        let mut rows = Vec::with_capacity(group.len());
+        for member in group {
+            rows.extend(store.get_record(Collection::Beneficiaries, member)?);
+        }
+        Ok(rows)
+    })
+    .await?;
+    if !rows.iter().any(|r| r.id == id) {
+        return Err(ApiError::not_found(format!("no beneficiary {id}")));
+    }
+    if let Some(outside) = rows
+        .iter()
+        .find(|r| !may_resolve(caller, r.centre_id.as_deref()))
+    {
+        tracing::warn!(target: "audit", user = %caller.user_id, record = %id, outside = %outside.id, "refused: {what} outside the caller's centre");
+        return Err(ApiError::forbidden(format!(
+            "only a manager of the beneficiary's centre (and of every record merged with it), or an admin, may {what}"
+        )));
+    }
+    Ok(rows)
+}
+
+/// Erases a beneficiary as `caller` (contract section 10), with every
+/// record merged with it (one person), in one store transaction
+/// (`sync::erasure`), then has the store leave no old byte in its files
+/// where it can. Erasing again answers the first erasure.
 pub(crate) async fn erase_as(
     caller: &Principal,
     state: &web::Data<AppState>,
     id: Uuid,
-) -> Result<Erasure, ApiError> {
-    require_role(caller, &[Role::Admin, Role::Manager])?;
-    let store = state.store.clone();
-    let row = blocking(move || Ok(store.get_record(Collection::Beneficiaries, id)?))
+) -> Result<(Erasure, Vec<Uuid>), ApiError> {
+    let group: Vec<Uuid> = person_as(caller, state, id, "erase them")
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
-    if !may_resolve(caller, row.centre_id.as_deref()) {
-        tracing::warn!(target: "audit", user = %caller.user_id, record = %id, "refused: erasure outside the caller's centre");
-        return Err(ApiError::forbidden(
-            "only a manager of the beneficiary's centre, or an admin, erases them",
-        ));
-    }
+        .iter()
+        .map(|r| r.id)
+        .collect();
     let (by, at, now_ms) = (caller.user_id, state.now_secs(), state.clock.now_ms());
     let store = state.store.clone();
+    let members = group.clone();
     let erasure = blocking(move || {
         let mut outcome: Option<Result<Erasure, ApiError>> = None;
         store.push(&mut |tx| {
-            outcome = match erasure::erase(tx, id, by, at, now_ms) {
+            outcome = match erasure::erase_group(tx, id, &members, by, at, now_ms) {
                 Ok(Some(e)) => Some(Ok(e)),
                 Ok(None) => Some(Err(ApiError::not_found(format!("no beneficiary {id}")))),
                 Err(ServerChangeError::Invalid(e)) => Some(Err(ApiError::internal(
@@ -333,8 +367,10 @@ pub(crate) async fn erase_as(
         Ok(erasure)
     })
     .await?;
-    tracing::info!(target: "audit", user = %caller.user_id, record = %id, "beneficiary erased");
-    Ok(erasure)
+    for member in &group {
+        tracing::info!(target: "audit", user = %caller.user_id, record = %member, asked = %id, "beneficiary erased");
+    }
+    Ok((erasure, group))
 }
 
 #[utoipa::path(post, path = "/v1/beneficiaries/{id}/erase", tag = "beneficiaries",
@@ -351,16 +387,17 @@ pub async fn erase(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = canonical_path_id(&path, "beneficiary")?;
-    let e = erase_as(&caller.principal, &state, id).await?;
-    Ok(HttpResponse::Ok().json(erasure_dto(&e)))
+    let (e, group) = erase_as(&caller.principal, &state, id).await?;
+    Ok(HttpResponse::Ok().json(erasure_dto(&e, group)))
 }
 
-fn erasure_dto(e: &Erasure) -> ErasureDto {
+fn erasure_dto(e: &Erasure, records: Vec<Uuid>) -> ErasureDto {
     ErasureDto {
         id: e.record_id,
         erased: true,
         erased_at: timestamp(e.at),
         erased_by: e.by,
+        records,
     }
 }
 
@@ -378,35 +415,41 @@ pub async fn export(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = canonical_path_id(&path, "beneficiary")?;
-    require_role(&caller.principal, &[Role::Admin, Role::Manager])?;
+    let rows = person_as(&caller.principal, &state, id, "export their data").await?;
     let store = state.store.clone();
     let principal = caller.principal.clone();
     let exported_at = timestamp(state.now_secs());
     let export = blocking(move || {
-        let row = store
-            .get_record(Collection::Beneficiaries, id)?
-            .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
-        if !may_resolve(&principal, row.centre_id.as_deref()) {
-            tracing::warn!(target: "audit", user = %principal.user_id, record = %id, "refused: export outside the caller's centre");
-            return Err(ApiError::forbidden(
-                "only a manager of the beneficiary's centre, or an admin, exports their data",
-            ));
+        let group: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut records = crate::records::render(store.as_ref(), &rows, &principal)?;
+        let mut asked = None;
+        let mut merged = Vec::new();
+        let mut sessions = Vec::new();
+        for (row, mut record) in rows.iter().zip(records.drain(..)) {
+            let history = store.record_history(Collection::Beneficiaries, row.id)?;
+            let changes = history
+                .iter()
+                .filter_map(|h| serde_json::from_str(&h.body).ok())
+                .collect();
+            sessions.extend(store.sessions_linking(row.id)?);
+            record.consent_history = Some(crate::records::consent_history(&history));
+            if row.id == id {
+                asked = Some((record, changes));
+            } else {
+                merged.push(MergedExport { record, changes });
+            }
         }
-        let history = store.record_history(Collection::Beneficiaries, id)?;
-        let mut record = crate::records::render(store.as_ref(), std::slice::from_ref(&row), &principal)?
-            .pop()
-            .ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
-        record.consent_history = Some(crate::records::consent_history(&history));
-        let changes = history
-            .iter()
-            .filter_map(|h| serde_json::from_str(&h.body).ok())
-            .collect();
+        let (record, changes) =
+            asked.ok_or_else(|| ApiError::not_found(format!("no beneficiary {id}")))?;
+        sessions.sort_unstable();
+        sessions.dedup();
         Ok(BeneficiaryExport {
             exported_at,
             record,
             changes,
-            sessions: store.sessions_linking(id)?,
-            erasure: store.erasure_of(id)?.as_ref().map(erasure_dto),
+            merged,
+            sessions,
+            erasure: store.erasure_of(id)?.map(|e| erasure_dto(&e, group)),
         })
     })
     .await?;

@@ -621,6 +621,7 @@ pub struct SummaryQuery {
     pub to: Option<String>,
 }
 
+pub use report::People;
 /// The summary report is a wire type; the store fills it in.
 pub use sync_core::wire::Summary;
 
@@ -778,6 +779,9 @@ pub trait Store: Send + Sync + 'static {
     /// latest start date of a session linking them, and their record's
     /// version (for the retention command).
     fn people_last_seen(&self) -> Result<Vec<LastSeen>, StoreError>;
+    /// Who each beneficiary is: their `merged_into` chains resolved (the
+    /// erasure, the export and the retention rule act on a whole person).
+    fn people(&self) -> Result<People, StoreError>;
 
     fn create_web_session(
         &self,

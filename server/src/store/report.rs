@@ -204,40 +204,63 @@ impl Sums {
 /// `merged_into` chain; in a cycle, the smallest id of the cycle stands for
 /// everyone on it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct People {
+pub struct People {
     /// Only the beneficiaries that count as someone else.
     of: HashMap<Uuid, Uuid>,
 }
 
 impl People {
-    /// From every `(beneficiary, merged_into)` the store holds.
+    /// From every `(beneficiary, merged_into)` the store holds; each
+    /// beneficiary is walked once, whatever the length of the chains.
     pub(crate) fn from_merges(edges: impl IntoIterator<Item = (Uuid, Uuid)>) -> People {
         let next: HashMap<Uuid, Uuid> = edges.into_iter().collect();
-        let mut of = HashMap::new();
+        let mut person_of: HashMap<Uuid, Uuid> = HashMap::new();
         for &start in next.keys() {
-            let mut path = vec![start];
+            let mut path: Vec<Uuid> = Vec::new();
+            let mut on_path: HashMap<Uuid, usize> = HashMap::new();
             let mut current = start;
             let person = loop {
+                if let Some(&known) = person_of.get(&current) {
+                    break known;
+                }
+                if let Some(&at) = on_path.get(&current) {
+                    break *path[at..].iter().min().expect("a cycle has members");
+                }
                 match next.get(&current) {
                     None => break current,
-                    Some(&n) => match path.iter().position(|&p| p == n) {
-                        Some(at) => break *path[at..].iter().min().expect("a cycle has members"),
-                        None => {
-                            path.push(n);
-                            current = n;
-                        }
-                    },
+                    Some(&n) => {
+                        on_path.insert(current, path.len());
+                        path.push(current);
+                        current = n;
+                    }
                 }
             };
-            if person != start {
-                of.insert(start, person);
+            for id in path {
+                person_of.insert(id, person);
             }
         }
-        People { of }
+        person_of.retain(|id, person| id != person);
+        People { of: person_of }
     }
 
-    pub(crate) fn person(&self, id: Uuid) -> Uuid {
+    /// The person `id` counts as (itself when merged into no one).
+    pub fn person(&self, id: Uuid) -> Uuid {
         self.of.get(&id).copied().unwrap_or(id)
+    }
+
+    /// Every beneficiary that is the same person as `id`: the person and
+    /// all merged into them, directly or along a chain, sorted.
+    pub fn group_of(&self, id: Uuid) -> Vec<Uuid> {
+        let person = self.person(id);
+        let mut group: Vec<Uuid> = self
+            .of
+            .iter()
+            .filter(|(_, p)| **p == person)
+            .map(|(member, _)| *member)
+            .chain([person])
+            .collect();
+        group.sort_unstable();
+        group
     }
 
     /// `{"<beneficiary>": "<person>", ...}`, for a store to join on.
@@ -409,6 +432,18 @@ mod tests {
     }
 
     #[test]
+    fn a_long_chain_of_merges_is_walked_once() {
+        // 0 -> 1 -> ... -> n: every link is the last one's person.
+        let n = 100_000u128;
+        let people =
+            People::from_merges((0..n).map(|i| (Uuid::from_u128(i), Uuid::from_u128(i + 1))));
+        for i in [0, 1, n / 2, n - 1, n] {
+            assert_eq!(people.person(Uuid::from_u128(i)), Uuid::from_u128(n));
+        }
+        assert_eq!(people.group_of(Uuid::from_u128(7)).len(), 100_001);
+    }
+
+    #[test]
     fn a_merged_person_counts_as_the_end_of_the_chain_and_a_cycle_as_its_smallest() {
         let id = Uuid::from_u128;
         // 1 -> 2 -> 3; 5 -> 6 -> 7 -> 5 (a cycle), 8 -> 6 (into it).
@@ -432,6 +467,9 @@ mod tests {
         ] {
             assert_eq!(people.person(id(start)), id(person), "{start}");
         }
+        assert_eq!(people.group_of(id(2)), [id(1), id(2), id(3)]);
+        assert_eq!(people.group_of(id(8)), [id(5), id(6), id(7), id(8)]);
+        assert_eq!(people.group_of(id(4)), [id(4)]);
         let mut p = Programme::new(people);
         p.add(&SessionRow {
             volunteer_id: Some("v1"),

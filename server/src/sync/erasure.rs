@@ -45,6 +45,27 @@ pub fn erase(
     Ok(Some(erasure))
 }
 
+/// Erases every record of one person, `group` (the records merged into
+/// one another: `People::group_of`), in the caller's transaction. The
+/// ledger's entry of `asked`, one of them; `None` when it does not exist.
+pub fn erase_group(
+    tx: &mut dyn PushTx,
+    asked: Uuid,
+    group: &[Uuid],
+    by: Uuid,
+    at: i64,
+    now_ms: u64,
+) -> Result<Option<Erasure>, ServerChangeError> {
+    let mut answer = None;
+    for &id in group {
+        let erasure = erase(tx, id, by, at, now_ms)?;
+        if id == asked {
+            answer = erasure;
+        }
+    }
+    Ok(answer)
+}
+
 /// Applies `erasure` to the stored record: overwrites, writes the server's
 /// change (unless the record already shows it erased) and keeps the entry.
 fn reapply(

@@ -654,3 +654,150 @@ async fn a_persons_export_holds_everything_stored_about_them_with_the_consent_hi
         "the sessions still link them"
     );
 }
+
+#[tokio::test]
+async fn records_merged_into_one_another_are_one_person_exported_and_erased_together() {
+    let log = tests::audit::audit_log();
+    let app = TestApp::spawn().await;
+    let mut volunteer = app.user("volunteer", Some("C0001")).await;
+    let mut manager = app.user("manager", Some("C0001")).await;
+    let mut far = app.user("volunteer", Some("C0002")).await;
+    let admin = app.user("admin", None).await;
+    // c -> b -> a: three records of one person, written on three visits.
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (name_a, name_b, name_c) = ("นางบุญมี ศรีสุข", "นางบุญมี ศรีสุก", "นางบุญมี สีสุข");
+    let mut changes = vec![
+        person(
+            &mut volunteer,
+            a,
+            json!({"display_name": {"value": name_a}}),
+        ),
+        person(
+            &mut volunteer,
+            b,
+            json!({"display_name": {"value": name_b}, "phone": {"value": "0891112222"}}),
+        ),
+        person(
+            &mut volunteer,
+            c,
+            json!({"display_name": {"value": name_c}}),
+        ),
+    ];
+    let mut session = volunteer.new_session(Uuid::now_v7());
+    session["fields"][format!("beneficiary_ids/{b}")] = json!({"value": true});
+    let session_id = session["record_id"].clone();
+    changes.push(session);
+    app.push_ok(&volunteer, changes).await;
+    let merges = vec![
+        manager.change("beneficiaries", b, json!({"merged_into": {"value": a}})),
+        manager.change("beneficiaries", c, json!({"merged_into": {"value": b}})),
+    ];
+    app.push_ok(&manager, merges).await;
+    // Someone else, merged into no one: untouched by all of this.
+    let other = Uuid::now_v7();
+    let create = person(
+        &mut volunteer,
+        other,
+        json!({"display_name": {"value": "นายอื่น ต่างคน"}}),
+    );
+    app.push_ok(&volunteer, vec![create]).await;
+
+    // The export of any of the three holds all three and the session.
+    let export = json_of(
+        app.get(&format!("/v1/beneficiaries/{c}/export"), &manager.access)
+            .await,
+    )
+    .await;
+    assert_eq!(export["record"]["id"], json!(c));
+    let merged: Vec<Value> = export["merged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["record"]["id"].clone())
+        .collect();
+    let mut expected = vec![json!(a), json!(b)];
+    expected.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(merged, expected);
+    let text = export.to_string();
+    assert!(text.contains(name_a) && text.contains(name_b) && text.contains("0891112222"));
+    assert_eq!(export["sessions"], json!([session_id]), "linked under b");
+    assert!(!export["merged"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Erasing b erases the person: a, b and c, each in the ledger.
+    let erased = json_of(
+        app.post_json(
+            &format!("/v1/beneficiaries/{b}/erase"),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let mut all = vec![a, b, c];
+    all.sort_unstable();
+    assert_eq!(erased["id"], json!(b));
+    assert_eq!(erased["records"], json!(all));
+    for id in [a, b, c] {
+        let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+        assert_eq!(record["erased"], true, "{id}: {record}");
+        assert_eq!(record["fields"]["display_name"], "-");
+        assert!(
+            log.lines_with(&id.to_string())
+                .iter()
+                .any(|l| l.contains("beneficiary erased")),
+            "{id} is in the audit log"
+        );
+        // Each is in the ledger: a write of the name is refused `erased`.
+        let rename = volunteer.change(
+            "beneficiaries",
+            id,
+            json!({"display_name": {"value": "ชื่อกลับมา"}}),
+        );
+        let pushed = app.push_ok(&volunteer, vec![rename]).await;
+        assert_eq!(results(&pushed)[0].1, "erased", "{id}");
+    }
+    let record = json_of(app.record(&manager, "beneficiaries", other).await).await;
+    assert!(record.get("erased").is_none(), "{record}");
+    let (log_now, _) = app.pull_all_as(&manager, "", true).await;
+    let text = serde_json::to_string(&log_now).unwrap();
+    for name in [name_a, name_b, name_c, "0891112222"] {
+        assert!(!text.contains(name), "{name} is still in the log");
+    }
+
+    // A record of another centre merged into a person: only an admin, who
+    // may act on both centres, erases them.
+    let (d, e) = (Uuid::now_v7(), Uuid::now_v7());
+    let create = person(&mut volunteer, d, json!({}));
+    app.push_ok(&volunteer, vec![create]).await;
+    let mut there = person(&mut far, e, json!({}));
+    there["fields"]["merged_into"] = json!({"value": d});
+    app.push_ok(&far, vec![there]).await;
+    tests::assert_problem(
+        app.post_json(
+            &format!("/v1/beneficiaries/{d}/erase"),
+            Some(&manager.access),
+            &json!({}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let record = json_of(app.record(&manager, "beneficiaries", d).await).await;
+    assert!(record.get("erased").is_none(), "a refusal changes nothing");
+    let erased = json_of(
+        app.post_json(
+            &format!("/v1/beneficiaries/{d}/erase"),
+            Some(&admin.access),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let mut both = vec![d, e];
+    both.sort_unstable();
+    assert_eq!(erased["records"], json!(both));
+}

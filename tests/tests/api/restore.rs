@@ -265,6 +265,22 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
         s["fields"][format!("beneficiary_ids/{person}")] = json!({"value": true});
         changes.push(s);
     }
+    // Records merged into one another are one person: `twin` (no session,
+    // written today) goes with `old`; `stale` (seen only in 2019) stays
+    // with `recent`.
+    let (twin, stale) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, into, name) in [
+        (twin, old, "นายเก่ามาก ไม่ได้มา"),
+        (stale, recent, "นางมาเมื่อวานนี้"),
+    ] {
+        let mut b = phone.new_beneficiary(id, name);
+        b["fields"]["merged_into"] = json!({"value": into});
+        changes.push(b);
+    }
+    let mut s = phone.new_session(Uuid::now_v7());
+    s["fields"]["started_at"] = json!({"value": "2019-03-01T09:00:00+07:00"});
+    s["fields"][format!("beneficiary_ids/{stale}")] = json!({"value": true});
+    changes.push(s);
     let pushed = app.push_ok(&phone, changes).await;
     assert!(
         pushed["results"]
@@ -287,8 +303,13 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
         "{}",
         String::from_utf8_lossy(&dry.stderr)
     );
-    assert!(stdout.contains("dry run: 1 beneficiaries"), "{stdout}");
-    assert!(stdout.contains(&old.to_string()) && !stdout.contains(&recent.to_string()));
+    assert!(stdout.contains("dry run: 1 people (2 records)"), "{stdout}");
+    let (first, second) = (old.min(twin), old.max(twin));
+    assert!(
+        stdout.contains(&format!("{first} {second}")),
+        "one line per person: {stdout}"
+    );
+    assert!(!stdout.contains(&recent.to_string()) && !stdout.contains(&stale.to_string()));
     let record: Value = app
         .record(&manager, "beneficiaries", old)
         .await
@@ -303,7 +324,7 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
         String::from_utf8_lossy(&applied.stderr),
     );
     assert!(applied.status.success(), "{stderr}");
-    assert!(stdout.contains("erased 1 beneficiaries"), "{stdout}");
+    assert!(stdout.contains("erased 1 people (2 records)"), "{stdout}");
     // The run and each erasure are in the audit log (the `audit` target).
     assert!(
         stderr.contains("retention run") && stderr.contains("audit"),
@@ -313,15 +334,17 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
         stderr.contains("erased by the retention rule") && stderr.contains(&old.to_string()),
         "{stderr}"
     );
-    let record: Value = app
-        .record(&manager, "beneficiaries", old)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(record["erased"], true);
-    assert_eq!(record["fields"]["display_name"], "-");
-    for kept in [recent, unlinked] {
+    for gone in [old, twin] {
+        let record: Value = app
+            .record(&manager, "beneficiaries", gone)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(record["erased"], true, "{record}");
+        assert_eq!(record["fields"]["display_name"], "-");
+    }
+    for kept in [recent, unlinked, stale] {
         let record: Value = app
             .record(&manager, "beneficiaries", kept)
             .await
@@ -334,6 +357,6 @@ async fn retention_lists_then_erases_the_people_without_a_session_for_five_years
     succeeds(
         &store,
         &["retention", "--older-than", "5y"],
-        "dry run: 0 beneficiaries",
+        "dry run: 0 people (0 records)",
     );
 }

@@ -560,6 +560,10 @@ impl Store for PostgresStore {
         })
     }
 
+    fn people(&self) -> Result<super::People, StoreError> {
+        self.with(queries::people)
+    }
+
     fn people_last_seen(&self) -> Result<Vec<super::LastSeen>, StoreError> {
         self.with(|c| {
             let rows = c

@@ -296,7 +296,7 @@ pub(super) fn get_record(
 }
 
 /// Who each beneficiary is, as reports count people.
-fn people(c: &mut impl GenericClient) -> Result<People, StoreError> {
+pub(super) fn people(c: &mut impl GenericClient) -> Result<People, StoreError> {
     let rows = c
         .query(
             "SELECT record_id, merged_into FROM records WHERE collection = $1 AND merged_into IS NOT NULL",

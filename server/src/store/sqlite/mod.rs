@@ -576,6 +576,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn people(&self) -> Result<super::People, StoreError> {
+        self.read(queries::people)
+    }
+
     fn people_last_seen(&self) -> Result<Vec<super::LastSeen>, StoreError> {
         self.read(|c| {
             let mut last: HashMap<String, String> = HashMap::new();

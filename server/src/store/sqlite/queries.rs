@@ -238,7 +238,7 @@ pub(super) fn list_records(c: &Connection, q: &RecordQuery) -> Result<RecordPage
 }
 
 /// Who each beneficiary is, as reports count people.
-fn people(c: &Connection) -> Result<People, StoreError> {
+pub(super) fn people(c: &Connection) -> Result<People, StoreError> {
     let mut stmt = c
         .prepare_cached(
             "SELECT \"record_id\", \"merged_into\" FROM \"records\" WHERE \"collection\" = ?1 AND \"merged_into\" IS NOT NULL",
