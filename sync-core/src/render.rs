@@ -248,15 +248,26 @@ impl RecordDto {
                 }
             }
         }
-        for conflict in &mut self.conflicts {
-            if masked_key(&conflict.key) {
-                for head in &mut conflict.heads {
-                    if let Some(text) = head.value.as_str() {
-                        head.masked = Some(mask_hint(text));
-                        head.value = serde_json::Value::Null;
-                    }
+        // A conflict on a masked key is judged on what the reader sees, as
+        // a phone holding masked writes judges it (`render_masked`): heads
+        // that all end alike are no conflict to them. Else the conflict
+        // would tell two numbers ending alike apart, and answer a guess
+        // pushed against the number.
+        self.conflicts.retain_mut(|conflict| {
+            if !masked_key(&conflict.key) {
+                return true;
+            }
+            for head in &mut conflict.heads {
+                if let Some(text) = head.value.as_str() {
+                    head.masked = Some(mask_hint(text));
+                    head.value = serde_json::Value::Null;
                 }
             }
-        }
+            let shown = |h: &HeadDto| (h.value.clone(), h.masked.clone());
+            conflict
+                .heads
+                .iter()
+                .any(|h| shown(h) != shown(&conflict.heads[0]))
+        });
     }
 }

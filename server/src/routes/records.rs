@@ -233,7 +233,10 @@ pub async fn list(
             let mut records = Vec::new();
             loop {
                 let page = store.list_records(&query)?;
-                records.extend(render(store.as_ref(), &page.records, &reader)?);
+                records.extend(seen_conflicted(
+                    render(store.as_ref(), &page.records, &reader)?,
+                    conflicts_only,
+                ));
                 match page.next_after_key {
                     Some(k) => query.after_key = k,
                     None => break,
@@ -260,7 +263,10 @@ pub async fn list(
     let page = blocking(move || {
         let page = store.list_records(&query)?;
         Ok((
-            render(store.as_ref(), &page.records, &reader)?,
+            seen_conflicted(
+                render(store.as_ref(), &page.records, &reader)?,
+                conflicts_only,
+            ),
             page.next_after_key,
         ))
     })
@@ -269,6 +275,18 @@ pub async fn list(
         records: page.0,
         next_page_token: page.1.map(cursor::encode_position),
     }))
+}
+
+/// With `conflicts=only`, the records whose conflicts the reader sees: the
+/// store selects every record with a key in conflict, but one on a masked
+/// key whose heads all end alike is no conflict to a volunteer (contract
+/// section 10), so it is not listed to them either. A page may then hold
+/// fewer records than the limit; its `next_page_token` goes on as usual.
+fn seen_conflicted(mut records: Vec<RecordDto>, conflicts_only: bool) -> Vec<RecordDto> {
+    if conflicts_only {
+        records.retain(|r| !r.conflicts.is_empty());
+    }
+    records
 }
 
 #[utoipa::path(get, path = "/v1/records/{collection}/{id}", tag = "records",

@@ -801,3 +801,80 @@ async fn records_merged_into_one_another_are_one_person_exported_and_erased_toge
     both.sort_unstable();
     assert_eq!(erased["records"], json!(both));
 }
+
+#[tokio::test]
+async fn a_conflict_on_a_masked_key_is_judged_on_what_the_reader_sees() {
+    let app = TestApp::spawn().await;
+    let mut creator = app.user("volunteer", Some("C0001")).await;
+    let mut other = app.user("volunteer", Some("C0001")).await;
+    let mut manager = app.user("manager", Some("C0001")).await;
+    let id = Uuid::now_v7();
+    let create = person(&mut creator, id, json!({"phone": {"value": "0811111234"}}));
+    let base = create["hlc"].as_str().unwrap().to_owned();
+    app.push_ok(&creator, vec![create]).await;
+    // Two concurrent corrections, two numbers that end alike.
+    let by_manager = manager.change(
+        "beneficiaries",
+        id,
+        json!({"phone": {"value": "0822221234", "base": [base]}}),
+    );
+    app.push_ok(&manager, vec![by_manager]).await;
+    let by_creator = creator.change(
+        "beneficiaries",
+        id,
+        json!({"phone": {"value": "0833331234", "base": [base]}}),
+    );
+    app.push_ok(&creator, vec![by_creator]).await;
+
+    let conflicted = |page: &Value| -> Vec<Value> {
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect()
+    };
+    // The manager sees the conflict; the other volunteer, who sees only
+    // "1234" twice, sees none: not in the record, the filter or the CSV.
+    let record = json_of(app.record(&manager, "beneficiaries", id).await).await;
+    assert_eq!(record["conflicts"][0]["key"], "phone", "{record}");
+    let page = json_of(
+        app.records(&manager, "beneficiaries", "conflicts=only")
+            .await,
+    )
+    .await;
+    assert_eq!(conflicted(&page), [json!(id)]);
+    let record = json_of(app.record(&other, "beneficiaries", id).await).await;
+    assert_eq!(record["conflicts"], json!([]), "{record}");
+    assert_eq!(record["masked"]["phone"], "1234");
+    let page = json_of(app.records(&other, "beneficiaries", "conflicts=only").await).await;
+    assert_eq!(conflicted(&page), Vec::<Value>::new());
+    let csv = app
+        .records(&other, "beneficiaries", "format=csv&conflicts=only")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "a header only: {csv}");
+
+    // A third number that ends otherwise: now a conflict to them too, of
+    // masked heads.
+    let by_other = other.change(
+        "beneficiaries",
+        id,
+        json!({"phone": {"value": "0844445678", "base": [base]}}),
+    );
+    app.push_ok(&other, vec![by_other]).await;
+    let record = json_of(app.record(&other, "beneficiaries", id).await).await;
+    let heads = record["conflicts"][0]["heads"].as_array().unwrap();
+    assert_eq!(heads.len(), 3, "{record}");
+    assert!(heads.iter().all(|h| h["value"] == Value::Null));
+    let mut hints: Vec<&str> = heads
+        .iter()
+        .map(|h| h["masked"].as_str().unwrap())
+        .collect();
+    hints.sort_unstable();
+    assert_eq!(hints, ["1234", "1234", "5678"]);
+    let page = json_of(app.records(&other, "beneficiaries", "conflicts=only").await).await;
+    assert_eq!(conflicted(&page), [json!(id)]);
+}
