@@ -69,49 +69,53 @@ pub fn duplicates(ctx: &PageContext, page: &DuplicatesPage) -> Markup {
         @if page.rows.is_empty() {
             p.empty { (lang.t(Text::NoDuplicates)) }
         } @else {
-            (layout::table_region(title, html! {
-                table.data.duplicates {
-                    thead {
-                        tr {
-                            th scope="col" { (lang.t(Text::ColPersonKept)) }
-                            th scope="col" { (lang.t(Text::ColPersonMerged)) }
-                            th scope="col" { (lang.t(Text::ColWhy)) }
-                            th scope="col" .num { (lang.t(Text::ColLikeness)) }
-                            th scope="col" { (lang.t(Text::Manage)) }
-                        }
-                    }
-                    tbody {
-                        @for row in &page.rows {
-                            tr {
-                                td { (person(lang, &row.a)) }
-                                td { (person(lang, &row.b)) }
-                                td {
+            // A card per pair, not a table: on a phone both people, why,
+            // and the two buttons are in view without scrolling sideways.
+            ol.pairs {
+                @for row in &page.rows {
+                    li.card.pair {
+                        h2 { (row.a.name) " · " (row.b.name) }
+                        dl.pair-people {
+                            div {
+                                dt { (lang.t(Text::ColPersonKept)) }
+                                dd { (person(lang, &row.a)) }
+                            }
+                            div {
+                                dt { (lang.t(Text::ColPersonMerged)) }
+                                dd { (person(lang, &row.b)) }
+                            }
+                            div {
+                                dt { (lang.t(Text::ColWhy)) }
+                                dd {
                                     @for (i, r) in row.reasons.iter().enumerate() {
-                                        @if i > 0 { br; }
+                                        @if i > 0 { " · " }
                                         (reason(lang, r))
                                     }
                                 }
-                                td.num { (format!("{:.0}%", row.score * 100.0)) }
-                                td {
-                                    (layout::post_form(urls::MERGE_DUPLICATE, &ctx.csrf, "inline", html! {
-                                        input type="hidden" name="a" value=(row.a.id);
-                                        input type="hidden" name="b" value=(row.b.id);
-                                        button type="submit" { (lang.t(Text::SamePerson)) }
-                                    }))
-                                    (layout::post_form(urls::DISMISS_DUPLICATE, &ctx.csrf, "inline", html! {
-                                        input type="hidden" name="a" value=(row.a.id);
-                                        input type="hidden" name="b" value=(row.b.id);
-                                        button.secondary type="submit" { (lang.t(Text::NotSamePerson)) }
-                                    }))
-                                    @if let Some(code) = &row.error {
-                                        p.error role="alert" { (i18n::error_message(lang, code)) }
-                                    }
-                                }
                             }
+                            div {
+                                dt { (lang.t(Text::ColLikeness)) }
+                                dd { (format!("{:.0}%", row.score * 100.0)) }
+                            }
+                        }
+                        div.actions {
+                            (layout::post_form(urls::MERGE_DUPLICATE, &ctx.csrf, "inline", html! {
+                                input type="hidden" name="a" value=(row.a.id);
+                                input type="hidden" name="b" value=(row.b.id);
+                                button type="submit" { (lang.t(Text::SamePerson)) }
+                            }))
+                            (layout::post_form(urls::DISMISS_DUPLICATE, &ctx.csrf, "inline", html! {
+                                input type="hidden" name="a" value=(row.a.id);
+                                input type="hidden" name="b" value=(row.b.id);
+                                button.secondary type="submit" { (lang.t(Text::NotSamePerson)) }
+                            }))
+                        }
+                        @if let Some(code) = &row.error {
+                            p.error role="alert" { (i18n::error_message(lang, code)) }
                         }
                     }
                 }
-            }))
+            }
         }
     };
     layout::page(ctx, Some(NavItem::Duplicates), title, content)

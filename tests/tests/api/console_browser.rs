@@ -547,6 +547,17 @@ async fn every_page_passes_axe_at_phone_and_desktop_size() {
             browser.wait_for("main h1").await;
             check_page(&browser, &format!("console-{name}-{suffix}")).await;
         }
+        // Both buttons of a pair are in view, not off to the right.
+        browser.goto(&app.url("/duplicates")).await;
+        let overflowing = browser
+            .execute(
+                "const buttons = [...document.querySelectorAll('.pair button')];
+                 return String(buttons.length === 0 ? -1 : buttons.filter(b =>
+                     b.getBoundingClientRect().right > document.documentElement.clientWidth).length);",
+                vec![],
+            )
+            .await;
+        assert_eq!(overflowing, "0", "{suffix}: buttons of a pair out of view");
     }
     browser.goto(&app.url("/lang?to=en&back=%2Fsessions")).await;
     browser.wait_for("#f-volunteer").await;
