@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use asa_server::auth::password;
 use asa_server::operator;
-use asa_server::settings::{LogFormat, Settings};
+use asa_server::settings::{LogFormat, PasswordCost, Settings};
 use asa_server::startup::{open_store, Application};
 use asa_server::store::{backup, Store};
 use clap::{Parser, Subcommand};
@@ -144,6 +145,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     init_tracing(settings.log_format);
+    if settings.password_cost == PasswordCost::Simulation {
+        tracing::warn!(
+            "ASA_PASSWORD_COST=simulation: new passwords are hashed at a cost fit only for a simulation's throwaway accounts (argon2id, 64 KiB, 1 pass)"
+        );
+        password::use_cost(password::Cost::Simulation);
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => {

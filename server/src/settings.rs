@@ -75,6 +75,17 @@ pub struct Settings {
     pub metrics_bind: Option<String>,
     /// A console session ends after this long without a request.
     pub console_idle_secs: u64,
+    /// The cost of new password hashes (`ASA_PASSWORD_COST`): `standard`,
+    /// or `simulation` for a simulator's throwaway accounts only.
+    pub password_cost: PasswordCost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordCost {
+    #[default]
+    Standard,
+    Simulation,
 }
 
 impl Default for Settings {
@@ -100,6 +111,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             metrics_bind: None,
             console_idle_secs: 30 * 60,
+            password_cost: PasswordCost::Standard,
         }
     }
 }
@@ -257,6 +269,13 @@ impl Settings {
                     _ => return Err("expected text or json".into()),
                 }
             }
+            "password_cost" => {
+                self.password_cost = match value {
+                    "standard" => PasswordCost::Standard,
+                    "simulation" => PasswordCost::Simulation,
+                    _ => return Err("expected standard or simulation".into()),
+                }
+            }
             // ASA_CONFIG names the file itself; other ASA_ variables belong to
             // the client CLI (ASA_DB) and are not the server's business.
             _ => {}
@@ -332,6 +351,13 @@ mod tests {
             err.to_string(),
             "environment variable ASA_WORKERS=\"many\" is invalid: expected a whole number"
         );
+        let err = Settings::load_from(None, env(&[("ASA_PASSWORD_COST", "cheap")])).unwrap_err();
+        assert!(
+            err.to_string().contains("expected standard or simulation"),
+            "{err}"
+        );
+        let s = Settings::load_from(None, env(&[("ASA_PASSWORD_COST", "simulation")])).unwrap();
+        assert_eq!(s.password_cost, PasswordCost::Simulation);
         let dir = tempfile::TempDir::new().unwrap();
         let file = dir.path().join("asa.toml");
         std::fs::write(&file, "colour = \"red\"\n").unwrap();

@@ -14,6 +14,39 @@ fn err(e: impl std::fmt::Display) -> HashError {
     HashError(e.to_string())
 }
 
+/// How costly new password hashes are (`ASA_PASSWORD_COST`). Verifying
+/// always uses the cost stored in the hash itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cost {
+    /// argon2id, 19 MiB, 2 passes: about 50 ms of CPU per login.
+    #[default]
+    Standard,
+    /// argon2id, 64 KiB, 1 pass: for simulations of tens of thousands of
+    /// accounts (`asa-sim`), never for real people's passwords.
+    Simulation,
+}
+
+static COST: std::sync::OnceLock<Cost> = std::sync::OnceLock::new();
+
+/// Sets the cost of every hash made from now on in this process (once;
+/// later calls are ignored).
+pub fn use_cost(cost: Cost) {
+    let _ = COST.set(cost);
+}
+
+fn params() -> Params {
+    params_of(COST.get().copied().unwrap_or_default())
+}
+
+fn params_of(cost: Cost) -> Params {
+    match cost {
+        Cost::Standard => Params::DEFAULT,
+        Cost::Simulation => {
+            Params::new(64, 1, 1, Some(Params::DEFAULT_OUTPUT_LEN)).unwrap_or(Params::DEFAULT)
+        }
+    }
+}
+
 /// Argon2 working memory, reused from one hash to the next.
 #[derive(Debug, Default)]
 pub struct Workspace {
@@ -50,11 +83,15 @@ impl Workspace {
             .map_err(err)
     }
 
-    /// A PHC string `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+    /// A PHC string `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (at
+    /// the standard [`Cost`]).
     pub fn hash(&mut self, password: &str) -> Result<String, HashError> {
+        self.hash_with(password, params())
+    }
+
+    fn hash_with(&mut self, password: &str, params: Params) -> Result<String, HashError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(err)?;
-        let params = Params::DEFAULT;
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         self.run(
             params.clone(),
@@ -134,5 +171,16 @@ mod tests {
         assert!(!workspace.verify("another two", &theirs));
         assert!(!workspace.verify("another one", "$argon2id$garbage"));
         assert!(!workspace.verify("another one", ""));
+    }
+
+    #[test]
+    fn a_simulation_hash_is_cheap_and_verifies_like_any_other() {
+        let mut workspace = Workspace::new();
+        let cheap = workspace
+            .hash_with("simulated volunteer", params_of(Cost::Simulation))
+            .unwrap();
+        assert!(cheap.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{cheap}");
+        assert!(workspace.verify("simulated volunteer", &cheap));
+        assert!(!workspace.verify("simulated volunteeR", &cheap));
     }
 }

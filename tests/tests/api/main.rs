@@ -23,6 +23,7 @@ mod people;
 mod records;
 mod restore;
 mod security;
+mod sim;
 mod sync;
 
 /// The server's own `main.rs`, built by this package (see `tests/Cargo.toml`).
