@@ -27,6 +27,9 @@ use crate::link::Transport;
 use crate::phone::{Ctx, Phone, Stats, WeekClock};
 use crate::servers::{Servers, Store, ADMIN_PASSWORD};
 
+/// Every simulated volunteer's password (hashed at the simulation cost).
+pub(crate) const PASSWORD: &str = "simulated volunteer password";
+
 /// Phones per centre: 75,000 volunteers in about 2,200 centres.
 pub const PER_CENTRE: usize = 34;
 
@@ -91,6 +94,8 @@ pub struct Report {
     pub syncs: u64,
     pub failed_syncs: u64,
     pub refreshes: u64,
+    /// Logins again after a refresh was refused.
+    pub logins: u64,
     pub duplicates: u64,
     pub clock_skew: u64,
     pub rejected: Vec<(String, u64)>,
@@ -99,6 +104,13 @@ pub struct Report {
 }
 
 pub fn run(config: Config) -> anyhow::Result<Report> {
+    if config.days == 0
+        || config.devices == 0
+        || config.week_secs.is_nan()
+        || config.week_secs <= 0.0
+    {
+        bail!("simulate at least one device for at least one day, in more than 0 s");
+    }
     // The servers (and PostgreSQL's blocking client) outside the runtime.
     let setup_started = Instant::now();
     let servers = Servers::start(&config.server_bin, &config.store, config.servers)?;
@@ -185,6 +197,7 @@ async fn simulate(
     for mut phone in phones {
         let ctx = ctx.clone();
         tasks.push(tokio::spawn(async move {
+            ctx.transport.bytes.connection();
             let _ = Box::pin(phone.pull_all(&ctx)).await;
             phone
         }));
@@ -195,7 +208,7 @@ async fn simulate(
     }
     let admin = login(&client, &first, "admin", ADMIN_PASSWORD, Uuid::new_v4()).await?;
     let admin_token = admin["access_token"].as_str().unwrap_or_default();
-    let proof = proof::check(&client, &first, admin_token, &phones).await?;
+    let proof = proof::check(&client, &servers.bases, admin_token, &phones).await?;
 
     let stats = &ctx.stats;
     let (changes, unsent) = phones.iter().fold((0, 0), |(c, u), p| {
@@ -266,6 +279,7 @@ async fn simulate(
         syncs: stats.syncs.load(Ordering::Relaxed),
         failed_syncs: stats.failed_syncs.load(Ordering::Relaxed),
         refreshes: stats.refreshes.load(Ordering::Relaxed),
+        logins: stats.logins.load(Ordering::Relaxed),
         duplicates: stats.duplicate.load(Ordering::Relaxed),
         clock_skew: stats.clock_skew.load(Ordering::Relaxed),
         rejected: stats
@@ -346,7 +360,7 @@ async fn accounts(
             let _permit = limit.acquire().await?;
             let centre = centre_code(i % centres);
             let username = format!("v{i:06}");
-            let password = "simulated volunteer password";
+            let password = PASSWORD;
             let response = client
                 .post(format!("{first}/v1/admin/users"))
                 .bearer_auth(&admin)
@@ -371,6 +385,7 @@ async fn accounts(
             Ok(Phone::new(
                 seed.next_u64(),
                 user,
+                username,
                 device,
                 centre,
                 server,

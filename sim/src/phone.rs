@@ -53,6 +53,7 @@ pub struct Stats {
     pub failed_syncs: AtomicU64,
     pub pulled: AtomicU64,
     pub refreshes: AtomicU64,
+    pub logins: AtomicU64,
     pub rejected: Mutex<BTreeMap<String, u64>>,
     pub errors: Mutex<Vec<String>>,
     /// Every push: its simulated hour of the day, the time from wanting a
@@ -108,6 +109,7 @@ enum Event {
 #[derive(Debug)]
 pub struct Phone {
     pub user: Uuid,
+    username: String,
     pub device: Uuid,
     pub centre: String,
     pub server: usize,
@@ -137,6 +139,7 @@ impl Phone {
     pub fn new(
         seed: u64,
         user: Uuid,
+        username: String,
         device: Uuid,
         centre: String,
         server: usize,
@@ -163,6 +166,7 @@ impl Phone {
         );
         Phone {
             user,
+            username,
             device,
             centre,
             server,
@@ -181,6 +185,11 @@ impl Phone {
             own: Digest::default(),
             pulled: Digest::default(),
         }
+    }
+
+    /// Its bearer token and server.
+    pub fn credentials(&self) -> (&str, usize) {
+        (&self.access, self.server)
     }
 
     /// The length of its bearer token, bytes.
@@ -327,7 +336,7 @@ impl Phone {
             self.queue(
                 "sessions",
                 record,
-                json!({"notes": {"value": note, "base": [base]}, "outcome": {"value": outcome}}),
+                json!({"notes": {"value": note, "base": [base]}, "outcome": {"value": outcome, "base": [base]}}),
             );
             let hlc = format!("{:013}-{:04x}-{}", self.hlc.0, self.hlc.1, self.device);
             self.sessions[i].1 = hlc;
@@ -507,7 +516,14 @@ impl Phone {
                 }
                 ctx.stats.pulled.fetch_add(1, Ordering::Relaxed);
             }
-            self.cursor = page["cursor"].as_str().map(str::to_owned);
+            let cursor = page["cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() || (page["has_more"] == true && cursor == self.cursor) {
+                return Err(format!(
+                    "a pull page without a new cursor: {}",
+                    page["cursor"]
+                ));
+            }
+            self.cursor = cursor;
             if page["has_more"] != true {
                 return Ok(());
             }
@@ -534,7 +550,14 @@ impl Phone {
             };
             match ctx.transport.send(&self.link, &mut self.rng, request).await {
                 Ok(a) if a.status == 200 => return Ok(a),
-                Ok(a) if a.status == 401 => self.refresh(ctx, &base).await?,
+                Ok(a) if a.status == 401 => {
+                    self.refresh(ctx, &base).await?;
+                    continue;
+                }
+                // Busy or failing for now (contract 5.9): back off, again.
+                Ok(a) if a.status == 429 || a.status >= 500 => {
+                    ctx.stats.error(format!("{path}: {} (retried)", a.status));
+                }
                 Ok(a) => {
                     return Err(format!(
                         "{path}: {} {}",
@@ -550,6 +573,8 @@ impl Phone {
             }
             let wait = Duration::from_millis(500 << attempt.min(6));
             tokio::time::sleep(wait.mul_f64(ctx.transport.link_scale)).await;
+            // A phone that lost its answer dials again.
+            ctx.transport.bytes.connection();
         }
         Err(format!("{path}: no answer after 12 tries"))
     }
@@ -579,6 +604,9 @@ impl Phone {
                         .to_owned();
                     return Ok(());
                 }
+                // Refused (spent, revoked): the app asks the volunteer to
+                // log in again, which the simulation can do itself.
+                Ok(a) if a.status == 401 => return self.log_in_again(ctx, base).await,
                 Ok(a) => return Err(format!("refresh: {}", a.status)),
                 Err(_) => {
                     tokio::time::sleep(Duration::from_secs(1).mul_f64(ctx.transport.link_scale))
@@ -587,5 +615,41 @@ impl Phone {
             }
         }
         Err("refresh: no answer".to_owned())
+    }
+
+    async fn log_in_again(&mut self, ctx: &Ctx, base: &str) -> Result<(), String> {
+        ctx.stats.logins.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"username": self.username, "password": crate::PASSWORD, "device_id": self.device})
+            .to_string();
+        for _ in 0..12 {
+            let request = Request {
+                post: true,
+                base,
+                path_and_query: "/v1/auth/login",
+                token: None,
+                body: Some(body.as_bytes()),
+            };
+            match ctx.transport.send(&self.link, &mut self.rng, request).await {
+                Ok(a) if a.status == 200 => {
+                    let tokens: Value =
+                        serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
+                    self.access = tokens["access_token"]
+                        .as_str()
+                        .ok_or("no token")?
+                        .to_owned();
+                    self.refresh = tokens["refresh_token"]
+                        .as_str()
+                        .ok_or("no token")?
+                        .to_owned();
+                    return Ok(());
+                }
+                Ok(a) => return Err(format!("login: {}", a.status)),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_secs(1).mul_f64(ctx.transport.link_scale))
+                        .await
+                }
+            }
+        }
+        Err("login: no answer".to_owned())
     }
 }

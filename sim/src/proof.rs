@@ -22,6 +22,10 @@ pub struct Proof {
     pub repeated_ids: u64,
     /// Phones whose changes differ from their scope's.
     pub diverged: Vec<String>,
+    /// Phones whose whole scope, pulled afresh with their own changes
+    /// (`include_own=true`), was compared too, and those that differed.
+    pub sampled: usize,
+    pub sample_diverged: Vec<String>,
     /// The log against every change the phones had acknowledged.
     pub acknowledged: Digest,
     pub log: Digest,
@@ -29,7 +33,10 @@ pub struct Proof {
 
 impl Proof {
     pub fn holds(&self) -> bool {
-        self.repeated_ids == 0 && self.diverged.is_empty() && self.acknowledged == self.log
+        self.repeated_ids == 0
+            && self.diverged.is_empty()
+            && self.sample_diverged.is_empty()
+            && self.acknowledged == self.log
     }
 }
 
@@ -43,10 +50,21 @@ struct Logged {
 /// Reads the whole log from `base` as an admin.
 pub async fn check(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     admin_token: &str,
     phones: &[Phone],
 ) -> anyhow::Result<Proof> {
+    let base = &bases[0];
+    // A phone pulls its own changes only when it asks: every 97th phone
+    // pulls its whole scope afresh, its own included, so that the server's
+    // own reading of the scope (a volunteer's own sessions too) is checked.
+    // First, while the phones' tokens are fresh from the last sync.
+    let sample_every = 97;
+    let mut fresh = HashMap::new();
+    for (i, phone) in phones.iter().enumerate().step_by(sample_every) {
+        let (token, server) = phone.credentials();
+        fresh.insert(i, scope_afresh(client, &bases[server], token).await?);
+    }
     let mut log = Vec::new();
     // Who each record belongs to: a session's volunteer, a beneficiary's
     // centre (creations carry them; edits follow their creation in the log).
@@ -107,7 +125,7 @@ pub async fn check(
             by_volunteer.entry(*v).or_default().add(change.id);
         }
     }
-    for phone in phones {
+    for (i, phone) in phones.iter().enumerate() {
         proof.acknowledged.merge(phone.own);
         let mut expected = by_volunteer.get(&phone.user).copied().unwrap_or_default();
         expected.merge(
@@ -116,6 +134,15 @@ pub async fn check(
                 .copied()
                 .unwrap_or_default(),
         );
+        if let Some(fresh) = fresh.get(&i) {
+            proof.sampled += 1;
+            if *fresh != expected && proof.sample_diverged.len() < 10 {
+                proof.sample_diverged.push(format!(
+                    "device {}: its scope pulled afresh holds {} changes, the log's {}",
+                    phone.device, fresh.count, expected.count
+                ));
+            }
+        }
         let mut held = phone.own;
         held.merge(phone.pulled);
         if held != expected && proof.diverged.len() < 10 {
@@ -126,4 +153,33 @@ pub async fn check(
         }
     }
     Ok(proof)
+}
+
+/// Every change a phone's token may read, pulled from the beginning with
+/// its own, as a digest.
+async fn scope_afresh(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Digest> {
+    let mut digest = Digest::default();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/v1/sync/pull?limit=1000&include_own=true&cursor={cursor}"
+            ))
+            .bearer_auth(token)
+            .header("asa-protocol", "1.1")
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for change in page["changes"].as_array().into_iter().flatten() {
+            if let Some(id) = change["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                digest.add(id);
+            }
+        }
+        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
+        if page["has_more"] != true {
+            return Ok(digest);
+        }
+    }
 }

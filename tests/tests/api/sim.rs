@@ -43,6 +43,11 @@ fn converges(config: Config) {
     );
     assert_eq!(proof.repeated_ids, 0);
     assert!(proof.diverged.is_empty(), "{:?}", proof.diverged);
+    assert!(
+        proof.sampled > 0 && proof.sample_diverged.is_empty(),
+        "{:?}",
+        proof.sample_diverged
+    );
     assert!(proof.holds());
     // The faults happened and were survived: resends of pushes whose answer
     // was lost were answered `duplicate`, wrong clocks were warned about.
