@@ -579,53 +579,45 @@ impl Phone {
         Err(format!("{path}: no answer after 12 tries"))
     }
 
+    /// Exchanges the refresh token; one refused (spent, revoked) means
+    /// the app asks the volunteer to log in again, which the simulation
+    /// does itself.
     async fn refresh(&mut self, ctx: &Ctx, base: &str) -> Result<(), String> {
         ctx.stats.refreshes.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"refresh_token": self.refresh, "device_id": self.device}).to_string();
-        for _ in 0..12 {
-            let request = Request {
-                post: true,
-                base,
-                path_and_query: "/v1/auth/refresh",
-                token: None,
-                body: Some(body.as_bytes()),
-            };
-            match ctx.transport.send(&self.link, &mut self.rng, request).await {
-                Ok(a) if a.status == 200 => {
-                    let tokens: Value =
-                        serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
-                    self.access = tokens["access_token"]
-                        .as_str()
-                        .ok_or("no token")?
-                        .to_owned();
-                    self.refresh = tokens["refresh_token"]
-                        .as_str()
-                        .ok_or("no token")?
-                        .to_owned();
-                    return Ok(());
-                }
-                // Refused (spent, revoked): the app asks the volunteer to
-                // log in again, which the simulation can do itself.
-                Ok(a) if a.status == 401 => return self.log_in_again(ctx, base).await,
-                Ok(a) => return Err(format!("refresh: {}", a.status)),
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_secs(1).mul_f64(ctx.transport.link_scale))
-                        .await
+        let body = json!({"refresh_token": self.refresh, "device_id": self.device});
+        match self
+            .take_tokens(ctx, base, "/v1/auth/refresh", body)
+            .await?
+        {
+            None => Ok(()),
+            Some(401) => {
+                ctx.stats.logins.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"username": self.username, "password": crate::PASSWORD,
+                                  "device_id": self.device});
+                match self.take_tokens(ctx, base, "/v1/auth/login", body).await? {
+                    None => Ok(()),
+                    Some(status) => Err(format!("login: {status}")),
                 }
             }
+            Some(status) => Err(format!("refresh: {status}")),
         }
-        Err("refresh: no answer".to_owned())
     }
 
-    async fn log_in_again(&mut self, ctx: &Ctx, base: &str) -> Result<(), String> {
-        ctx.stats.logins.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"username": self.username, "password": crate::PASSWORD, "device_id": self.device})
-            .to_string();
+    /// Posts `body` to `path` (a login or a refresh) until it answers, and
+    /// keeps the tokens of a 200; the status of any other answer.
+    async fn take_tokens(
+        &mut self,
+        ctx: &Ctx,
+        base: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<Option<u16>, String> {
+        let body = body.to_string();
         for _ in 0..12 {
             let request = Request {
                 post: true,
                 base,
-                path_and_query: "/v1/auth/login",
+                path_and_query: path,
                 token: None,
                 body: Some(body.as_bytes()),
             };
@@ -633,23 +625,18 @@ impl Phone {
                 Ok(a) if a.status == 200 => {
                     let tokens: Value =
                         serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
-                    self.access = tokens["access_token"]
-                        .as_str()
-                        .ok_or("no token")?
-                        .to_owned();
-                    self.refresh = tokens["refresh_token"]
-                        .as_str()
-                        .ok_or("no token")?
-                        .to_owned();
-                    return Ok(());
+                    let token = |k: &str| tokens[k].as_str().map(str::to_owned).ok_or("no token");
+                    self.access = token("access_token")?;
+                    self.refresh = token("refresh_token")?;
+                    return Ok(None);
                 }
-                Ok(a) => return Err(format!("login: {}", a.status)),
+                Ok(a) => return Ok(Some(a.status)),
                 Err(_) => {
                     tokio::time::sleep(Duration::from_secs(1).mul_f64(ctx.transport.link_scale))
                         .await
                 }
             }
         }
-        Err("login: no answer".to_owned())
+        Err(format!("{path}: no answer"))
     }
 }

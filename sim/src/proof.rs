@@ -70,41 +70,27 @@ pub async fn check(
     // centre (creations carry them; edits follow their creation in the log).
     let mut volunteer_of: HashMap<Uuid, Uuid> = HashMap::new();
     let mut centre_of: HashMap<Uuid, String> = HashMap::new();
-    let mut cursor = String::new();
-    loop {
-        let page: Value = client
-            .get(format!("{base}/v1/sync/pull?limit=1000&cursor={cursor}"))
-            .bearer_auth(admin_token)
-            .header("asa-protocol", "1.1")
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        for change in page["changes"].as_array().into_iter().flatten() {
-            let uuid = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
-            let (Some(id), Some(record)) = (uuid(&change["id"]), uuid(&change["record_id"])) else {
-                anyhow::bail!("a change without ids in the log: {change}");
-            };
-            let beneficiary = change["collection"] == "beneficiaries";
-            let fields = &change["fields"];
-            if let Some(v) = uuid(&fields["volunteer_id"]["value"]) {
-                volunteer_of.insert(record, v);
-            }
-            if let Some(c) = fields["centre_id"]["value"].as_str() {
-                centre_of.insert(record, c.to_owned());
-            }
-            log.push(Logged {
-                id,
-                record,
-                beneficiary,
-            });
+    pull_everything(client, base, admin_token, false, |change| {
+        let uuid = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+        let (Some(id), Some(record)) = (uuid(&change["id"]), uuid(&change["record_id"])) else {
+            anyhow::bail!("a change without ids in the log: {change}");
+        };
+        let beneficiary = change["collection"] == "beneficiaries";
+        let fields = &change["fields"];
+        if let Some(v) = uuid(&fields["volunteer_id"]["value"]) {
+            volunteer_of.insert(record, v);
         }
-        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
-        if page["has_more"] != true {
-            break;
+        if let Some(c) = fields["centre_id"]["value"].as_str() {
+            centre_of.insert(record, c.to_owned());
         }
-    }
+        log.push(Logged {
+            id,
+            record,
+            beneficiary,
+        });
+        Ok(())
+    })
+    .await?;
     let mut proof = Proof {
         log_changes: log.len() as u64,
         ..Proof::default()
@@ -159,11 +145,30 @@ pub async fn check(
 /// its own, as a digest.
 async fn scope_afresh(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Digest> {
     let mut digest = Digest::default();
+    pull_everything(client, base, token, true, |change| {
+        if let Some(id) = change["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            digest.add(id);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(digest)
+}
+
+/// Pulls as `token` from the beginning of the log to its end, in pages of
+/// 1,000, handing each change to `each`.
+async fn pull_everything(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    include_own: bool,
+    mut each: impl FnMut(&Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut cursor = String::new();
     loop {
         let page: Value = client
             .get(format!(
-                "{base}/v1/sync/pull?limit=1000&include_own=true&cursor={cursor}"
+                "{base}/v1/sync/pull?limit=1000&include_own={include_own}&cursor={cursor}"
             ))
             .bearer_auth(token)
             .header("asa-protocol", "1.1")
@@ -173,13 +178,11 @@ async fn scope_afresh(client: &reqwest::Client, base: &str, token: &str) -> anyh
             .json()
             .await?;
         for change in page["changes"].as_array().into_iter().flatten() {
-            if let Some(id) = change["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
-                digest.add(id);
-            }
+            each(change)?;
         }
         cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
         if page["has_more"] != true {
-            return Ok(digest);
+            return Ok(());
         }
     }
 }
