@@ -1,14 +1,13 @@
-//! The SQLite store: one writer connection (every push batch is one
-//! transaction on it) and a pool of readers, so pulls and manager reads never
+//! The SQLite store: one writer connection (pushes that queue for it share a
+//! transaction and its commit: [`writer`]) and a pool of readers, so pulls and manager reads never
 //! wait behind a push (WAL mode lets them read the last committed state).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 use sync_core::Collection;
 use uuid::Uuid;
 
@@ -24,6 +23,9 @@ use crate::store::url::{SqliteOptions, Synchronous};
 mod accounts;
 mod push;
 mod queries;
+mod writer;
+
+use writer::Writer;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
@@ -45,7 +47,7 @@ pub(crate) fn collection_code(c: Collection) -> i64 {
 
 #[derive(Debug)]
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// The writer and the readers.
     connections: usize,
@@ -93,6 +95,24 @@ fn pool_err(e: r2d2::Error) -> StoreError {
     StoreError::Busy
 }
 
+/// Prepared statements kept per connection: a push runs about twenty
+/// different ones, and an LRU cache smaller than the working set would
+/// parse every one of them again on every push.
+const STATEMENT_CACHE: usize = 128;
+
+/// Settings every connection gets.
+fn tune(c: &Connection) -> rusqlite::Result<()> {
+    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Plans do not depend on bound values (query planner stability). Without
+    // it, a bound `LIMIT ?` marks a cached statement to be parsed and planned
+    // again whenever the value is rebound: on every pull.
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
 fn uuid_col(bytes: Vec<u8>) -> Result<Uuid, StoreError> {
     Uuid::from_slice(&bytes)
         .map_err(|_| StoreError::Corrupt("a stored uuid is not 16 bytes".into()))
@@ -127,11 +147,13 @@ impl SqliteStore {
         writer
             .busy_timeout(Duration::from_secs(5))
             .map_err(map_err)?;
+        tune(&writer).map_err(map_err)?;
         migrate(&mut writer)?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
                 c.busy_timeout(Duration::from_secs(5))?;
+                tune(c)?;
                 c.execute_batch("PRAGMA query_only = ON;")
             });
         let readers = r2d2::Pool::builder()
@@ -140,7 +162,7 @@ impl SqliteStore {
             .build(manager)
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: Writer::new(writer),
             readers,
             connections: usize::try_from(options.readers.max(1)).unwrap_or(1) + 1,
             _serving: serving,
@@ -151,10 +173,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        // A panic while holding the lock cannot leave a half-done transaction
-        // (rusqlite rolls back on drop), so a poisoned lock is safe to reuse.
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
+        self.writer.write(f)
     }
 
     fn read<T>(
@@ -469,15 +488,9 @@ impl Store for SqliteStore {
         &self,
         work: &mut dyn FnMut(&mut dyn PushTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.write(|c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
-            {
-                let mut push_tx = push::SqlitePushTx::new(&tx);
-                work(&mut push_tx)?;
-            }
-            tx.commit().map_err(map_err)
+        self.writer.push(|c| {
+            let mut tx = push::SqlitePushTx::new(c);
+            work(&mut tx)
         })
     }
 

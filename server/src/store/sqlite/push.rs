@@ -1,9 +1,9 @@
-//! [`PushTx`] on a SQLite write transaction. Statements are cached, so a batch
+//! [`PushTx`] on a SQLite write transaction (a push's savepoint in it). Statements are cached, so a batch
 //! of a thousand changes prepares each one once.
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 use sync_core::{codec, Collection, Hlc, RecordState};
 use uuid::Uuid;
 
@@ -14,13 +14,13 @@ use crate::store::{
 };
 
 pub(super) struct SqlitePushTx<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Connection,
     /// The row keys of the devices read in this transaction.
     device_keys: HashMap<Uuid, i64>,
 }
 
 impl<'a> SqlitePushTx<'a> {
-    pub(super) fn new(tx: &'a Transaction<'a>) -> Self {
+    pub(super) fn new(tx: &'a Connection) -> Self {
         SqlitePushTx {
             tx,
             device_keys: HashMap::new(),
@@ -193,7 +193,7 @@ impl PushTx for SqlitePushTx<'_> {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql =
                 format!("SELECT \"record_id\" FROM \"erasures\" WHERE \"record_id\" IN ({marks})");
-            let mut stmt = self.tx.prepare(&sql).map_err(map_err)?;
+            let mut stmt = self.tx.prepare_cached(&sql).map_err(map_err)?;
             let rows = stmt
                 .query_map(
                     rusqlite::params_from_iter(chunk.iter().map(Uuid::to_string)),

@@ -60,19 +60,15 @@ pub(super) fn pull(c: &Connection, q: &PullQuery) -> Result<PullPage, StoreError
     // Read the end of the log first, in the same snapshot as the page, so the
     // cursor can move past everything this caller may not or need not see.
     let end: i64 = tx
-        .query_row(
-            "SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT coalesce(max(\"seq\"), 0) FROM \"changes\"")
+        .map_err(map_err)?
+        .query_row([], |r| r.get(0))
         .map_err(map_err)?;
     let exclude: i64 = match q.exclude_device {
         Some(device) => tx
-            .query_row(
-                "SELECT \"key\" FROM \"devices\" WHERE \"device_id\" = ?1",
-                [device.as_bytes()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT \"key\" FROM \"devices\" WHERE \"device_id\" = ?1")
+            .map_err(map_err)?
+            .query_row([device.as_bytes()], |r| r.get(0))
             .optional()
             .map_err(map_err)?
             .unwrap_or(-1),
@@ -108,7 +104,7 @@ fn creators(c: &Connection, ids: &[Uuid]) -> Result<HashMap<Uuid, Option<Uuid>>,
             "SELECT \"record_id\", \"created_by\" FROM \"records\" WHERE \"collection\" = {} AND \"record_id\" IN ({marks})",
             collection_code(Collection::Beneficiaries)
         );
-        let mut stmt = c.prepare(&sql).map_err(map_err)?;
+        let mut stmt = c.prepare_cached(&sql).map_err(map_err)?;
         let rows = stmt
             .query_map(
                 params_from_iter(chunk.iter().map(|id| id.as_bytes().to_vec())),
