@@ -53,6 +53,10 @@ pub struct Config {
     pub server_bin: PathBuf,
     /// Threads of the simulator's runtime.
     pub threads: usize,
+    /// Token lifetimes the servers get, seconds (None: their defaults):
+    /// short ones make phones refresh, and log in again, during the week.
+    pub access_ttl_secs: Option<u64>,
+    pub refresh_ttl_secs: Option<u64>,
 }
 
 /// Every figure of a run.
@@ -113,7 +117,14 @@ pub fn run(config: Config) -> anyhow::Result<Report> {
     }
     // The servers (and PostgreSQL's blocking client) outside the runtime.
     let setup_started = Instant::now();
-    let servers = Servers::start(&config.server_bin, &config.store, config.servers)?;
+    let mut settings = Vec::new();
+    if let Some(secs) = config.access_ttl_secs {
+        settings.push(("ASA_ACCESS_TOKEN_TTL_SECS", secs.to_string()));
+    }
+    if let Some(secs) = config.refresh_ttl_secs {
+        settings.push(("ASA_REFRESH_TOKEN_TTL_SECS", secs.to_string()));
+    }
+    let servers = Servers::start(&config.server_bin, &config.store, config.servers, &settings)?;
     let mut report = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads.max(1))
         .enable_all()
@@ -205,6 +216,13 @@ async fn simulate(
     let mut phones = Vec::with_capacity(tasks.len());
     for task in tasks {
         phones.push(task.await?);
+    }
+    if config.access_ttl_secs.is_some() {
+        // Short-lived tokens may have expired while the others settled: the
+        // phones whose scope the proof reads afresh renew theirs first.
+        for phone in phones.iter_mut().step_by(proof::SAMPLE_EVERY) {
+            phone.renew(&ctx).await.map_err(anyhow::Error::msg)?;
+        }
     }
     let admin = login(&client, &first, "admin", ADMIN_PASSWORD, Uuid::new_v4()).await?;
     let admin_token = admin["access_token"].as_str().unwrap_or_default();

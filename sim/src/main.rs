@@ -63,6 +63,12 @@ struct Args {
     server_bin: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// The servers' access token lifetime, seconds (default: theirs, 15 min).
+    #[arg(long)]
+    access_ttl: Option<u64>,
+    /// The servers' refresh token lifetime, seconds (default: theirs, 60 days).
+    #[arg(long)]
+    refresh_ttl: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,6 +102,8 @@ fn main() -> anyhow::Result<()> {
         seed: args.seed,
         server_bin,
         threads: args.threads,
+        access_ttl_secs: args.access_ttl,
+        refresh_ttl_secs: args.refresh_ttl,
     };
     let report = asa_sim::run(config)?;
     print!("{}", render(&report));

@@ -579,6 +579,12 @@ impl Phone {
         Err(format!("{path}: no answer after 12 tries"))
     }
 
+    /// New tokens now, as after a 401.
+    pub async fn renew(&mut self, ctx: &Ctx) -> Result<(), String> {
+        let base = ctx.bases[self.server].clone();
+        self.refresh(ctx, &base).await
+    }
+
     /// Exchanges the refresh token; one refused (spent, revoked) means
     /// the app asks the volunteer to log in again, which the simulation
     /// does itself.

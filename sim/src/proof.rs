@@ -47,6 +47,9 @@ struct Logged {
     beneficiary: bool,
 }
 
+/// Every how many phones one pulls its whole scope afresh for the proof.
+pub const SAMPLE_EVERY: usize = 97;
+
 /// Reads the whole log from `base` as an admin.
 pub async fn check(
     client: &reqwest::Client,
@@ -59,9 +62,8 @@ pub async fn check(
     // pulls its whole scope afresh, its own included, so that the server's
     // own reading of the scope (a volunteer's own sessions too) is checked.
     // First, while the phones' tokens are fresh from the last sync.
-    let sample_every = 97;
     let mut fresh = HashMap::new();
-    for (i, phone) in phones.iter().enumerate().step_by(sample_every) {
+    for (i, phone) in phones.iter().enumerate().step_by(SAMPLE_EVERY) {
         let (token, server) = phone.credentials();
         fresh.insert(i, scope_afresh(client, &bases[server], token).await?);
     }

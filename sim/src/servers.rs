@@ -31,7 +31,14 @@ pub struct Servers {
 
 impl Servers {
     /// Starts `count` servers on `store` (SQLite: exactly one).
-    pub fn start(binary: &Path, store: &Store, count: usize) -> anyhow::Result<Servers> {
+    /// `settings`: environment variables every server gets besides the
+    /// simulation's own.
+    pub fn start(
+        binary: &Path,
+        store: &Store,
+        count: usize,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Servers> {
         if count == 0 || (*store == Store::Sqlite && count != 1) {
             bail!("SQLite runs one server; several servers need --store postgres");
         }
@@ -59,13 +66,19 @@ impl Servers {
         };
         // One at a time: the first migrates the database.
         for i in 0..count {
-            servers.spawn(binary, i)?;
+            servers.spawn(binary, i, settings)?;
         }
         Ok(servers)
     }
 
-    fn spawn(&mut self, binary: &Path, i: usize) -> anyhow::Result<()> {
+    fn spawn(
+        &mut self,
+        binary: &Path,
+        i: usize,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<()> {
         let mut command = Command::new(binary);
+        command.envs(settings.iter().map(|(k, v)| (k, v)));
         if let Some((_, url, _)) = &self.database {
             command.env("ASA_DATABASE_URL", url);
         }

@@ -6,7 +6,7 @@
 //! come from the release binary, not from here.
 
 use asa_sim::servers::Store;
-use asa_sim::Config;
+use asa_sim::{Config, Report};
 
 use crate::SERVER_BIN;
 
@@ -24,10 +24,12 @@ fn small(store: Store, servers: usize) -> Config {
         seed: 7,
         server_bin: SERVER_BIN.into(),
         threads: 2,
+        access_ttl_secs: None,
+        refresh_ttl_secs: None,
     }
 }
 
-fn converges(config: Config) {
+fn converges(config: Config) -> Report {
     let report = asa_sim::run(config).expect("the simulation runs");
     let proof = &report.proof;
     assert!(
@@ -59,11 +61,30 @@ fn converges(config: Config) {
     );
     assert!(report.clock_skew > 0);
     assert!(report.http_up > 0 && report.link_up > report.http_up);
+    report
 }
 
 #[test]
 fn a_small_simulated_week_on_sqlite_converges() {
     converges(small(Store::Sqlite, 1));
+}
+
+#[test]
+fn phones_whose_tokens_expire_in_the_week_refresh_or_log_in_again_and_converge() {
+    // Access tokens live a second, refresh tokens three: a phone's token has
+    // expired at most syncs, and after a quiet stretch its refresh token too.
+    let report = converges(Config {
+        devices: 40,
+        access_ttl_secs: Some(1),
+        refresh_ttl_secs: Some(3),
+        ..small(Store::Sqlite, 1)
+    });
+    assert!(
+        report.refreshes > 0 && report.logins > 0,
+        "refreshes {} logins again {}",
+        report.refreshes,
+        report.logins
+    );
 }
 
 #[test]
