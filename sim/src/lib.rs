@@ -14,6 +14,7 @@ mod rng;
 pub mod servers;
 mod text;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -217,16 +218,21 @@ async fn simulate(
     for task in tasks {
         phones.push(task.await?);
     }
-    if config.access_ttl_secs.is_some() {
-        // Short-lived tokens may have expired while the others settled: the
-        // phones whose scope the proof reads afresh renew theirs first.
-        for phone in phones.iter_mut().step_by(proof::SAMPLE_EVERY) {
-            phone.renew(&ctx).await.map_err(anyhow::Error::msg)?;
-        }
+    // The sampled phones' scopes, each read afresh with a token renewed
+    // just before (at 75,000 phones, settling and these reads outlast an
+    // access token).
+    let mut fresh = HashMap::new();
+    for (i, phone) in phones.iter_mut().enumerate().step_by(proof::SAMPLE_EVERY) {
+        phone.renew(&ctx).await.map_err(anyhow::Error::msg)?;
+        let (token, server) = phone.credentials();
+        fresh.insert(
+            i,
+            proof::scope_afresh(&client, &servers.bases[server], token).await?,
+        );
     }
     let admin = login(&client, &first, "admin", ADMIN_PASSWORD, Uuid::new_v4()).await?;
     let admin_token = admin["access_token"].as_str().unwrap_or_default();
-    let proof = proof::check(&client, &servers.bases, admin_token, &phones).await?;
+    let proof = proof::check(&client, &servers.bases, admin_token, &phones, &fresh).await?;
 
     let stats = &ctx.stats;
     let (changes, unsent) = phones.iter().fold((0, 0), |(c, u), p| {

@@ -278,8 +278,10 @@ impl Transport {
                 .header("content-encoding", "gzip")
                 .body(b);
         }
-        let response = builder
-            .send()
+        // Boxed, as the body read below: only the requests holding a
+        // connection carry reqwest's large futures; the thousands of phones
+        // waiting for one, or on their link, hold a small one each.
+        let response = Box::pin(builder.send())
             .await
             .map_err(|e| Failure::Http(e.to_string()))?;
         let status = response.status().as_u16();
@@ -291,8 +293,7 @@ impl Transport {
         for (name, value) in response.headers() {
             down += name.as_str().len() + 2 + value.len() + 2;
         }
-        let raw = response
-            .bytes()
+        let raw = Box::pin(response.bytes())
             .await
             .map_err(|e| Failure::Http(e.to_string()))?;
         let round_trip = started.elapsed();

@@ -551,7 +551,7 @@ impl Phone {
             match ctx.transport.send(&self.link, &mut self.rng, request).await {
                 Ok(a) if a.status == 200 => return Ok(a),
                 Ok(a) if a.status == 401 => {
-                    self.refresh(ctx, &base).await?;
+                    Box::pin(self.refresh(ctx, &base)).await?;
                     continue;
                 }
                 // Busy or failing for now (contract 5.9): back off, again.

@@ -47,7 +47,10 @@ struct Logged {
     beneficiary: bool,
 }
 
-/// Every how many phones one pulls its whole scope afresh for the proof.
+/// Every how many phones one pulls its whole scope afresh for the proof
+/// ([`scope_afresh`]): a phone pulls its own changes only when it asks, so
+/// this checks the server's own reading of a scope (a volunteer's own
+/// sessions too), not only what the phones kept.
 pub const SAMPLE_EVERY: usize = 97;
 
 /// Reads the whole log from `base` as an admin.
@@ -56,17 +59,9 @@ pub async fn check(
     bases: &[String],
     admin_token: &str,
     phones: &[Phone],
+    fresh: &HashMap<usize, Digest>,
 ) -> anyhow::Result<Proof> {
     let base = &bases[0];
-    // A phone pulls its own changes only when it asks: every 97th phone
-    // pulls its whole scope afresh, its own included, so that the server's
-    // own reading of the scope (a volunteer's own sessions too) is checked.
-    // First, while the phones' tokens are fresh from the last sync.
-    let mut fresh = HashMap::new();
-    for (i, phone) in phones.iter().enumerate().step_by(SAMPLE_EVERY) {
-        let (token, server) = phone.credentials();
-        fresh.insert(i, scope_afresh(client, &bases[server], token).await?);
-    }
     let mut log = Vec::new();
     // Who each record belongs to: a session's volunteer, a beneficiary's
     // centre (creations carry them; edits follow their creation in the log).
@@ -145,7 +140,11 @@ pub async fn check(
 
 /// Every change a phone's token may read, pulled from the beginning with
 /// its own, as a digest.
-async fn scope_afresh(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Digest> {
+pub async fn scope_afresh(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<Digest> {
     let mut digest = Digest::default();
     pull_everything(client, base, token, true, |change| {
         if let Some(id) = change["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
