@@ -140,22 +140,15 @@ impl Writer {
                 "the shared transaction vanished".into(),
             ));
         };
-        let waits_on = match mine {
-            Ok(()) => {
-                open.pushes += 1;
-                Some(open.commit.clone())
-            }
-            Err(_) => None,
-        };
+        if mine.is_ok() {
+            open.pushes += 1;
+        }
         if self.waiting.load(Ordering::SeqCst) > 0 && open.pushes < MAX_PUSHES {
             // Somebody is about to take the writer: they, or whoever
             // follows them, commit this push with theirs.
+            let shared = open.commit.clone();
             drop(state);
-            return match (mine, waits_on) {
-                (Ok(()), Some(commit)) => commit.wait(),
-                (Err(e), _) => Err(e),
-                (Ok(()), None) => Err(StoreError::Corrupt("a push with no commit".into())),
-            };
+            return mine.and_then(|()| shared.wait());
         }
         let committed = commit(&mut state);
         mine.and(committed)
